@@ -1,0 +1,70 @@
+"""Who is signed in: flask-login wiring for partners and admins, and the view guards."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from flask import Flask, abort, flash, redirect, request, url_for
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+
+from contentflow.extensions import db, login_manager
+from contentflow.models import AdminUser, Partner
+
+
+def init_login(app: Flask) -> None:
+    login_manager.init_app(app)
+    login_manager.session_protection = "basic"
+    login_manager.user_loader(load_user)
+    login_manager.unauthorized_handler(unauthorized)
+
+
+def load_user(user_id: str) -> Partner | AdminUser | None:
+    """Session id ``p:<id>:<epoch>`` / ``a:<id>:<epoch>``; a stale epoch (signed out) loads no one."""
+    kind, _, rest = user_id.partition(":")
+    ident, _, epoch = rest.rpartition(":")
+    user: Partner | AdminUser | None = None
+    if kind == "p":
+        user = db.session.get(Partner, ident)
+    elif kind == "a" and ident.isdigit():
+        user = db.session.get(AdminUser, int(ident))
+    if user is None or str(user.session_epoch) != epoch or not user.is_active:
+        return None
+    return user
+
+
+def unauthorized():
+    if request.blueprint == "admin":
+        return redirect(url_for("admin.login", next=request.path))
+    flash(_l("Sign in to continue: we send you a link by e-mail."), "info")
+    return redirect(url_for("auth.landing"))
+
+
+def partner_required(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Signed-in partners only: anonymous visitors go to the landing, admins get 403."""
+
+    @wraps(view)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        if not current_user.is_authenticated:
+            return unauthorized()
+        if not isinstance(current_user._get_current_object(), Partner):
+            abort(403)
+        return view(*args, **kwargs)
+
+    return guarded
+
+
+def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Admins only: anonymous visitors get the admin sign-in page, partners 403."""
+
+    @wraps(view)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        if not current_user.is_authenticated:
+            return unauthorized()
+        if not getattr(current_user, "is_admin", False):
+            abort(403)
+        return view(*args, **kwargs)
+
+    return guarded

@@ -1,0 +1,65 @@
+"""``flask networks add``, ``flask offers add``, ``flask assets add``."""
+
+from __future__ import annotations
+
+import click
+from flask.cli import AppGroup
+
+from contentflow.cli import domain_errors
+from contentflow.extensions import db
+from contentflow.services import assets as asset_service
+from contentflow.services import audit
+from contentflow.services import offers as offer_service
+
+networks = AppGroup("networks", help="Affiliate networks.")
+offers = AppGroup("offers", help="Affiliate offers.")
+assets = AppGroup("assets", help="Assets.")
+
+
+@networks.command("add")
+@click.argument("name")
+@click.option("--secret", required=True, help="Shared postback secret (16 characters or more).")
+@domain_errors
+def add_network(name: str, secret: str) -> None:
+    """Add a network whose postbacks authenticate with SECRET."""
+    network = offer_service.create_network(name, secret)
+    audit.record(
+        "network.create", actor="cli", target_type="network", target_id=network.id, details={"name": name}
+    )
+    db.session.commit()
+    click.echo(f"network {network.name} created (id {network.id})")
+
+
+@offers.command("add")
+@click.argument("name")
+@click.option("--network", "network_name", required=True, help="Name of an existing network.")
+@click.option("--url", "url_template", required=True, help="Destination URL holding {subid}.")
+@click.option("--cpc-cents", type=click.IntRange(min=0), help="Pay per billable click, in EUR cents.")
+@click.option("--revshare-pct", help="Partner share of the commission, in percent (40 = 40 %).")
+@domain_errors
+def add_offer(
+    name: str, network_name: str, url_template: str, cpc_cents: int | None, revshare_pct: str | None
+) -> None:
+    """Add an offer of NETWORK sending clicks to URL."""
+    offer = offer_service.create_offer(
+        name, network_name, url_template, cpc_cents=cpc_cents, revshare_pct=revshare_pct
+    )
+    audit.record("offer.create", actor="cli", target_type="offer", target_id=offer.id, details={"name": name})
+    db.session.commit()
+    click.echo(f"offer {offer.name} created (id {offer.id})")
+
+
+@assets.command("add")
+@click.option("--title", required=True)
+@click.option("--source-url", help="Where the video is downloaded from; none for a link-only asset.")
+@click.option("--offer", "offer_name", help="Name of the offer this asset promotes.")
+@domain_errors
+def add_asset(title: str, source_url: str | None, offer_name: str | None) -> None:
+    """Add an asset; prints its id."""
+    offer = offer_service.get_offer_by_name(offer_name) if offer_name else None
+    asset = asset_service.create_asset(title, source_url=source_url, offer=offer)
+    audit.record(
+        "asset.create", actor="cli", target_type="asset", target_id=asset.id, details={"title": title}
+    )
+    db.session.commit()
+    click.echo(asset.id)

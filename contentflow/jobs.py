@@ -1,0 +1,39 @@
+"""Core job functions, run by RQ workers (or ``flask jobs run NAME``). Each returns what it did."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from rq import Retry
+
+from contentflow.extensions import db
+from contentflow.plugin import Schedule
+from contentflow.queueing import job
+from contentflow.services import magic_links, mail
+
+log = logging.getLogger(__name__)
+
+
+@job("email", retry=Retry(max=4, interval=[10, 60, 300, 900]))
+def deliver_email(message: dict) -> str:
+    """Send one e-mail (a ``mail.Message`` as a dict). Transient Brevo failures raise, so RQ retries."""
+    try:
+        result = mail.deliver(mail.Message(**message))
+    except mail.RejectedMailError as error:
+        log.error("mail rejected, not retried: %s", error)
+        return f"rejected: {error}"
+    db.session.commit()
+    return f"sent to {message['to']} ({result})"
+
+
+@job("periodic")
+def purge_expired_magic_links() -> str:
+    """Delete sign-in tokens used or expired more than a day ago. Idempotent."""
+    count = magic_links.purge_tokens()
+    db.session.commit()
+    return f"purged {count} sign-in tokens"
+
+
+CORE_JOBS = (deliver_email, purge_expired_magic_links)
+CORE_SCHEDULES = (Schedule(purge_expired_magic_links, every=timedelta(hours=1)),)

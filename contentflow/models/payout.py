@@ -1,0 +1,34 @@
+"""Withdrawal requests and their payment: requested -> approved -> paid, or rejected."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from contentflow.extensions import db
+from contentflow.models.base import BigIntId, UTCDateTime, utcnow
+
+PAYOUT_STATUSES = ("requested", "approved", "paid", "rejected")
+
+
+class Payout(db.Model):
+    __tablename__ = "payouts"
+    __table_args__ = (
+        CheckConstraint("amount_cents > 0", name="positive"),
+        CheckConstraint("status IN ('requested', 'approved', 'paid', 'rejected')", name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    partner_id: Mapped[str] = mapped_column(ForeignKey("partners.id", ondelete="RESTRICT"), index=True)
+    amount_cents: Mapped[int] = mapped_column(BigInteger)
+    method: Mapped[str] = mapped_column(String(16))
+    #: What the admin sees of the destination (masked PayPal e-mail or IBAN).
+    details_masked: Mapped[str] = mapped_column(String(120), default="")
+    status: Mapped[str] = mapped_column(String(16), default="requested")
+    reference: Mapped[str | None] = mapped_column(String(120))
+    decided_by_admin_id: Mapped[int | None] = mapped_column(ForeignKey("admin_users.id", ondelete="SET NULL"))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

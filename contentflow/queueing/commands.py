@@ -1,0 +1,113 @@
+"""``flask rq worker|scheduler|embedded`` and ``flask jobs list|run``."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from contentflow.plugin import plugin_registry
+from contentflow.queueing.connection import QUEUES, stop_embedded_redis
+from contentflow.queueing.scheduling import declared_schedules, make_scheduler, reconcile_schedules
+from contentflow.queueing.worker import make_worker
+
+rq = AppGroup("rq", help="RQ worker and scheduler, started through the app factory.")
+jobs = AppGroup("jobs", help="List or run background jobs.")
+log = logging.getLogger(__name__)
+
+
+@rq.command("worker")
+@click.argument("queues", nargs=-1)
+@click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
+@click.option("--simple", is_flag=True, help="Run jobs in this process instead of a forked horse.")
+def worker(queues: tuple[str, ...], burst: bool, simple: bool) -> None:
+    """Work the given queues (all by default)."""
+    unknown = set(queues) - set(QUEUES)
+    if unknown:
+        raise click.BadParameter(
+            f"unknown queue(s) {', '.join(sorted(unknown))}; queues are {', '.join(QUEUES)}"
+        )
+    app = current_app._get_current_object()
+    w = make_worker(app, queues or QUEUES, simple=simple)
+    w.work(burst=burst, with_scheduler=True, logging_level=app.config["LOG_LEVEL"].upper())
+    click.echo(f"worker {w.name} stopped")
+
+
+@rq.command("scheduler")
+@click.option("--burst", is_flag=True, help="Enqueue what is due once, then stop.")
+@click.option("--interval", default=5, show_default=True, help="Seconds between checks.")
+def scheduler(burst: bool, interval: int) -> None:
+    """Reconcile the declared schedules with Redis, then enqueue jobs as they fall due. Run exactly one."""
+    app = current_app._get_current_object()
+    sched = make_scheduler(app, interval=interval)
+    result = reconcile_schedules(app, sched)
+    click.echo(
+        f"schedules: {len(result['added'])} added, {len(result['cancelled'])} cancelled, "
+        f"{len(result['kept'])} kept",
+        err=True,
+    )
+    sched.run(burst=burst)
+    click.echo("scheduler stopped")
+
+
+@rq.command("stop-embedded")
+def stop_embedded() -> None:
+    """Stop the embedded Redis server of this checkout (first-run mode only)."""
+    stopped = stop_embedded_redis(Path(current_app.instance_path))
+    click.echo("embedded redis stopped" if stopped else "embedded redis was not running")
+
+
+def known_jobs() -> dict[str, Callable[..., Any]]:
+    """Every job by name: core jobs, then the jobs of every declared plugin (enabled or not)."""
+    from contentflow.jobs import CORE_JOBS
+
+    found: dict[str, Callable[..., Any]] = {fn.__name__: fn for fn in CORE_JOBS}
+    for plugin in plugin_registry().declared.values():
+        for fn in plugin.jobs:
+            found[fn.__name__] = fn
+    return found
+
+
+@jobs.command("list")
+def list_jobs() -> None:
+    """Jobs of the core and of the enabled plugins, with their queue and schedule."""
+    registry = plugin_registry()
+    schedules = {s.job_name: s for s in declared_schedules(current_app)}
+    shown = 0
+    for name, fn in sorted(known_jobs().items()):
+        owner = getattr(fn, "plugin_name", None)
+        if owner and not registry.is_enabled(owner):
+            continue
+        schedule = schedules.get(name)
+        when = (
+            "-"
+            if schedule is None
+            else (f"every {schedule.every}" if schedule.every else f"cron {schedule.cron}")
+        )
+        click.echo(f"{name}\tqueue={getattr(fn, 'queue_name', 'default')}\t{owner or 'core'}\t{when}")
+        shown += 1
+    click.echo(f"{shown} jobs")
+
+
+@jobs.command("run")
+@click.argument("name")
+def run_job(name: str) -> None:
+    """Run job NAME now, in this process: the same function the worker runs. Prints what it did."""
+    fn = known_jobs().get(name)
+    if fn is None:
+        raise click.ClickException(f"no job named {name!r}; see `flask jobs list`")
+    required = [
+        p.name
+        for p in inspect.signature(fn).parameters.values()
+        if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+    ]
+    if required:
+        raise click.ClickException(f"{name} needs arguments ({', '.join(required)}): it runs from the queue")
+    result = fn()
+    click.echo(result if result is not None else f"{name}: nothing done (its plugin is off)")

@@ -1,0 +1,45 @@
+"""Admin users: creation and password sign-in."""
+
+from __future__ import annotations
+
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from contentflow.errors import Conflict, ValidationError
+from contentflow.extensions import db
+from contentflow.models import AdminUser
+from contentflow.models.base import utcnow
+from contentflow.security import check_password, hash_password
+from contentflow.services.partners import normalize_email
+
+MIN_PASSWORD_LENGTH = 12
+#: Compared against when the e-mail is unknown, so both paths cost the same hashing time.
+_DUMMY_HASH = hash_password("contentflow-timing-equaliser")
+
+
+def create_admin(email: str, password: str) -> AdminUser:
+    """Raises ValidationError (weak password, bad e-mail) or Conflict (e-mail taken)."""
+    email = normalize_email(email)
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValidationError(
+            _("The password needs at least %(n)d characters.", n=MIN_PASSWORD_LENGTH), code="weak_password"
+        )
+    if db.session.scalar(select(AdminUser.id).where(AdminUser.email == email)) is not None:
+        raise Conflict(_("An admin with this e-mail already exists."), code="admin_exists")
+    admin = AdminUser(email=email, password_hash=hash_password(password))
+    db.session.add(admin)
+    db.session.flush()
+    return admin
+
+
+def authenticate(email: str, password: str) -> AdminUser | None:
+    """The admin for these credentials, or None. Same work whether the e-mail exists or not."""
+    admin = db.session.scalar(select(AdminUser).where(AdminUser.email == email.strip().lower()))
+    if admin is None:
+        check_password(_DUMMY_HASH, password)
+        return None
+    if not check_password(admin.password_hash, password):
+        return None
+    admin.last_login_at = utcnow()
+    db.session.flush()
+    return admin

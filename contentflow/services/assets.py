@@ -1,0 +1,48 @@
+"""Assets: creation by the operator (CLI, admin) or a partner (BYOP, later)."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask_babel import gettext as _
+
+from contentflow.errors import ValidationError
+from contentflow.extensions import db
+from contentflow.models import Asset, Offer
+
+
+def create_asset(
+    title: str,
+    *,
+    source_url: str | None = None,
+    offer: Offer | None = None,
+    description: str = "",
+    hashtags: str = "",
+    cta: str = "",
+    owner_partner_id: str | None = None,
+) -> Asset:
+    """A new asset (``new`` until ingested, ``ready`` when link-only).
+
+    Raises ValidationError (empty title, bad URL).
+    """
+    title = title.strip()
+    if not title or len(title) > 200:
+        raise ValidationError(_("An asset needs a title (200 characters at most)."))
+    if source_url:
+        parts = urlsplit(source_url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValidationError(_("The source URL must be an absolute http(s) URL."), code="bad_url")
+    asset = Asset(
+        title=title,
+        source_url=source_url or None,
+        offer=offer,
+        description=description,
+        hashtags=hashtags,
+        cta=cta,
+        owner_partner_id=owner_partner_id,
+        # A link-only asset has nothing to ingest: it is ready at once.
+        status="new" if source_url else "ready",
+    )
+    db.session.add(asset)
+    db.session.flush()
+    return asset

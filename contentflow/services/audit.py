@@ -1,0 +1,33 @@
+"""The audit-log service: every admin action (and operator CLI change) goes through ``record``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from contentflow.extensions import db
+from contentflow.models import AdminUser, AuditLog
+
+
+def record(
+    action: str,
+    *,
+    admin: AdminUser | None = None,
+    actor: str | None = None,
+    target_type: str = "",
+    target_id: str | int = "",
+    details: dict[str, Any] | None = None,
+    ip_hash: str | None = None,
+) -> AuditLog:
+    """Append one audit entry in the current transaction (it commits or rolls back with the action)."""
+    entry = AuditLog(
+        admin_user_id=admin.id if admin else None,
+        actor=actor or (f"admin:{admin.email}" if admin else "system"),
+        action=action,
+        target_type=target_type,
+        target_id=str(target_id),
+        details=details or {},
+        ip_hash=ip_hash,
+    )
+    db.session.add(entry)
+    db.session.flush()
+    return entry

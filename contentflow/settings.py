@@ -1,0 +1,237 @@
+"""Every setting ContentFlow reads, with its type and default: the only reader of ``os.environ``.
+
+The order follows ``.env.example``. Values are parsed strictly: a malformed value stops start-up with a
+message naming the variable, so an operator never runs with a setting silently ignored.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+ROOT = Path(__file__).resolve().parent.parent
+INSTANCE_DIR = ROOT / "instance"
+
+ENVIRONMENTS = ("development", "production", "testing")
+TRUE_WORDS = frozenset({"true", "1", "yes", "on"})
+FALSE_WORDS = frozenset({"false", "0", "no", "off"})
+
+
+class SettingsError(RuntimeError):
+    """A setting is missing or malformed; start-up must stop."""
+
+
+def parse_bool(name: str, raw: str) -> bool:
+    """Strict boolean: true/false, 1/0, yes/no, on/off (any case). Raises SettingsError otherwise."""
+    word = raw.strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise SettingsError(f"{name}={raw!r} is not a boolean (use true/false, 1/0, yes/no, on/off)")
+
+
+def parse_int(name: str, raw: str) -> int:
+    try:
+        return int(raw.strip())
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a whole number") from None
+
+
+def parse_decimal(name: str, raw: str) -> Decimal:
+    try:
+        value = Decimal(raw.strip())
+    except InvalidOperation:
+        raise SettingsError(f"{name}={raw!r} is not a decimal number") from None
+    if not value.is_finite():
+        raise SettingsError(f"{name}={raw!r} is not a finite number")
+    return value
+
+
+def parse_fraction(name: str, raw: str) -> Decimal:
+    """A percentage written as a fraction, as in the seeds (0.40 for 40 %)."""
+    value = parse_decimal(name, raw)
+    if not Decimal(0) <= value <= Decimal(1):
+        raise SettingsError(f"{name}={raw!r} must be a fraction between 0 and 1 (0.40 means 40 %)")
+    return value
+
+
+def parse_list(name: str, raw: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+def parse_str(name: str, raw: str) -> str:
+    return raw.strip()
+
+
+def parse_env(name: str, raw: str) -> str:
+    value = raw.strip().lower()
+    if value not in ENVIRONMENTS:
+        raise SettingsError(f"{name}={raw!r} must be one of {', '.join(ENVIRONMENTS)}")
+    return value
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One environment variable: its parser, its default (already typed) and whether it is a secret."""
+
+    name: str
+    parse: Callable[[str, str], Any]
+    default: Any
+    is_secret: bool = False
+
+
+#: Feature flags: plugin name -> flag. The seed names FEATURE_SUPPORTBOT / FEATURE_RISKBOT are kept.
+PLUGIN_FLAGS: dict[str, str] = {
+    "byop": "FEATURE_BYOP",
+    "sharekit": "FEATURE_SHAREKIT",
+    "publish": "FEATURE_PUBLISH",
+    "earnings": "FEATURE_EARNINGS",
+    "support": "FEATURE_SUPPORTBOT",
+    "risk": "FEATURE_RISKBOT",
+    "monitoring": "FEATURE_MONITORING",
+}
+
+SETTINGS: tuple[Setting, ...] = (
+    # --- the app itself
+    Setting("CONTENTFLOW_ENV", parse_env, "development"),
+    Setting("DATABASE_URL", parse_str, ""),
+    Setting("REDIS_URL", parse_str, ""),
+    Setting("SECRET_KEY", parse_str, "", is_secret=True),
+    Setting("TOKEN_ENCRYPTION_KEY", parse_str, "", is_secret=True),
+    Setting("IP_HASH_KEY", parse_str, "", is_secret=True),
+    Setting("BREVO_API_KEY", parse_str, "", is_secret=True),
+    Setting("BREVO_API_URL", parse_str, "https://api.brevo.com/v3"),
+    Setting("EMAIL_FROM", parse_str, "noreply@contentflow.local"),
+    Setting("EMAIL_FROM_NAME", parse_str, "ContentFlow"),
+    Setting("PUBLIC_BASE_URL", parse_str, "http://127.0.0.1:5000"),
+    Setting("TRUSTED_PROXY_HOPS", parse_int, 0),
+    Setting("LOG_LEVEL", parse_str, "INFO"),
+    Setting("DEFAULT_LOCALE", parse_str, "fr"),
+    Setting("MAGIC_LINK_TTL_MINUTES", parse_int, 15),
+    Setting("MAGIC_LINK_LIMIT_PER_EMAIL", parse_str, "5 per 15 minutes"),
+    Setting("MAGIC_LINK_LIMIT_PER_IP", parse_str, "30 per hour"),
+    Setting("ADMIN_LOGIN_LIMIT", parse_str, "10 per 15 minutes"),
+    # --- feature flags
+    Setting("FEATURE_BYOP", parse_bool, True),
+    Setting("FEATURE_BYOP_PUBLISH", parse_bool, True),
+    Setting("FEATURE_SHAREKIT", parse_bool, True),
+    Setting("FEATURE_PUBLISH", parse_bool, True),
+    Setting("FEATURE_EARNINGS", parse_bool, True),
+    Setting("FEATURE_SUPPORTBOT", parse_bool, True),
+    Setting("FEATURE_RISKBOT", parse_bool, True),
+    Setting("FEATURE_MONITORING", parse_bool, True),
+    # --- byop / sharekit (seeds 000, 001)
+    Setting("BYOP_PUBLISH_PLATFORMS", parse_list, ("youtube", "pinterest", "reddit", "instagram")),
+    Setting("BYOP_DEFAULT_REVSHARE_PCT", parse_fraction, Decimal("0.40")),
+    Setting("SHARE_EMAIL_ENABLED", parse_bool, True),
+    Setting("SHARE_EMAIL_DAILY_LIMIT", parse_int, 200),
+    Setting("SHAREKIT_DEFAULT_HASHTAGS", parse_str, "#ia #tools #productivité"),
+    # --- payouts (seeds 002, 003, 004)
+    Setting("PAYOUT_MIN_EUR", parse_decimal, Decimal("10")),
+    Setting("PAYOUT_METHODS", parse_list, ("paypal", "bank")),
+    Setting("PAYOUT_APPROVAL_THRESHOLD_EUR", parse_decimal, Decimal("200")),
+    Setting("PAYOUT_RESERVE_PCT", parse_fraction, Decimal("0.30")),
+    Setting("PAYOUT_RELEASE_DAYS", parse_int, 30),
+    # --- support / risk (seed 003)
+    Setting("TICKET_AUTO_CLOSE_DAYS", parse_int, 5),
+    Setting("RISK_VELOCITY_MAX_CLICKS_10M", parse_int, 40),
+    Setting("RISK_HOLD_DAYS", parse_int, 30),
+)
+
+#: Secrets that production refuses to start without.
+PRODUCTION_SECRETS = ("SECRET_KEY", "TOKEN_ENCRYPTION_KEY", "IP_HASH_KEY", "BREVO_API_KEY")
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Read every setting from ``environ`` (default: ``os.environ``) into a typed dict.
+
+    Raises SettingsError naming the variable when a value is malformed, or when production mode lacks a
+    secret. Unknown ``FEATURE_*`` names are warned about (a typo would otherwise be silent).
+    """
+    if environ is None:
+        from dotenv import load_dotenv
+
+        load_dotenv(ROOT / ".env", override=False)
+        environ = os.environ
+    values: dict[str, Any] = {}
+    for setting in SETTINGS:
+        raw = environ.get(setting.name)
+        if raw is None or (raw.strip() == "" and setting.parse is not parse_str):
+            values[setting.name] = setting.default
+        else:
+            values[setting.name] = setting.parse(setting.name, raw)
+    known = {s.name for s in SETTINGS}
+    for name in sorted(environ):
+        if name.startswith("FEATURE_") and name not in known:
+            log.warning("unknown feature flag %s is ignored", name)
+    return values
+
+
+def finish_settings(values: dict[str, Any]) -> dict[str, Any]:
+    """Derive what depends on the mode: production guards, development defaults, Flask's own keys.
+
+    Raises SettingsError when production lacks a secret. Development fills missing secrets from a
+    random key kept in ``instance/`` (shared by the web process, workers and CLI on this machine).
+    """
+    env = values["CONTENTFLOW_ENV"]
+    if env == "production":
+        missing = [name for name in PRODUCTION_SECRETS if not values.get(name)]
+        if missing:
+            raise SettingsError(f"production mode needs these secrets set: {', '.join(missing)}")
+        if not values["DATABASE_URL"]:
+            raise SettingsError("production mode needs DATABASE_URL (PostgreSQL)")
+        if not values["REDIS_URL"]:
+            raise SettingsError("production mode needs REDIS_URL")
+    else:
+        for name in ("SECRET_KEY", "TOKEN_ENCRYPTION_KEY", "IP_HASH_KEY"):
+            if not values[name]:
+                values[name] = development_secret(name)
+    if not values["DATABASE_URL"]:
+        INSTANCE_DIR.mkdir(exist_ok=True)
+        values["DATABASE_URL"] = f"sqlite:///{INSTANCE_DIR / 'contentflow.db'}"
+    if values["TRUSTED_PROXY_HOPS"] < 0:
+        raise SettingsError("TRUSTED_PROXY_HOPS must be 0 or more")
+    if values["DEFAULT_LOCALE"] not in ("fr", "en"):
+        raise SettingsError("DEFAULT_LOCALE must be fr or en")
+    values["PUBLIC_BASE_URL"] = values["PUBLIC_BASE_URL"].rstrip("/")
+    values["SQLALCHEMY_DATABASE_URI"] = normalize_database_url(values["DATABASE_URL"])
+    values["IS_PRODUCTION"] = env == "production"
+    return values
+
+
+def normalize_database_url(url: str) -> str:
+    """Use psycopg 3 for PostgreSQL whatever scheme the operator wrote."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def development_secret(name: str) -> str:
+    """A random secret kept in ``instance/dev-<name>``: stable across the processes of one checkout."""
+    INSTANCE_DIR.mkdir(exist_ok=True)
+    path = INSTANCE_DIR / f"dev-{name.lower().replace('_', '-')}"
+    if not path.exists():
+        if name == "TOKEN_ENCRYPTION_KEY":
+            from cryptography.fernet import Fernet
+
+            value = Fernet.generate_key().decode()
+        else:
+            value = secrets.token_urlsafe(48)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process of this checkout won the race
+            pass
+        else:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(value)
+    return path.read_text().strip()

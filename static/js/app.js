@@ -1,0 +1,19 @@
+// htmx response handling, set once: validation errors (4xx) swap their re-rendered form partial,
+// server errors show the alert partial the app sends. Nothing here is inline, so the CSP stays strict.
+document.addEventListener("htmx:beforeSwap", function (event) {
+  var status = event.detail.xhr.status;
+  if (status === 400 || status === 401 || status === 403 || status === 404 || status === 409 ||
+      status === 410 || status === 422 || status === 429 || status >= 500) {
+    event.detail.shouldSwap = true;
+    event.detail.isError = false;
+  }
+});
+
+document.addEventListener("click", function (event) {
+  var button = event.target.closest("[data-copy-target]");
+  if (!button) return;
+  var source = document.querySelector(button.getAttribute("data-copy-target"));
+  if (source && navigator.clipboard) {
+    navigator.clipboard.writeText(source.value || source.textContent);
+  }
+});
