@@ -109,14 +109,23 @@ def flask_defaults(values: Mapping[str, Any]) -> dict[str, Any]:
 
 @event.listens_for(Engine, "connect")
 def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
-    """WAL lets readers and one writer work at once on SQLite; foreign keys are off there by default."""
-    module = type(dbapi_connection).__module__
-    if module.startswith("sqlite3"):
+    """SQLite (first run): WAL so readers never block, foreign keys on, and SQLAlchemy, not pysqlite,
+    in charge of transactions (pysqlite's own handling breaks SAVEPOINT; SQLAlchemy's documented fix)."""
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
+
+
+@event.listens_for(Engine, "begin")
+def _sqlite_begin(connection) -> None:
+    """IMMEDIATE takes the write lock up front: concurrent writers wait (busy timeout) instead of
+    failing when a read transaction later tries to write."""
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def init_extensions(app: Flask) -> None:
