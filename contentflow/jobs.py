@@ -9,7 +9,7 @@ from rq import Retry
 
 from contentflow.extensions import db
 from contentflow.plugin import Schedule
-from contentflow.queueing import job
+from contentflow.queueing import PermanentJobError, job
 from contentflow.services import magic_links, mail
 
 log = logging.getLogger(__name__)
@@ -17,12 +17,16 @@ log = logging.getLogger(__name__)
 
 @job("email", retry=Retry(max=4, interval=[10, 60, 300, 900]))
 def deliver_email(message: dict) -> str:
-    """Send one e-mail (a ``mail.Message`` as a dict). Transient Brevo failures raise, so RQ retries."""
+    """Send one e-mail (a ``mail.Message`` as a dict).
+
+    Transient Brevo failures raise TransientMailError, so RQ retries; a refusal raises PermanentJobError:
+    the job fails at once, visible in the failed-job registry. Not idempotent: a retry after a lost
+    answer may send twice (e-mail is at-least-once).
+    """
     try:
         result = mail.deliver(mail.Message(**message))
     except mail.RejectedMailError as error:
-        log.error("mail rejected, not retried: %s", error)
-        return f"rejected: {error}"
+        raise PermanentJobError(f"mail rejected, not retried: {error}") from None
     db.session.commit()
     return f"sent to {message['to']} ({result})"
 

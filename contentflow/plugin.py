@@ -14,7 +14,11 @@ from typing import Any, Literal
 
 from flask import Blueprint, Flask, current_app
 
+from contentflow.queueing.connection import QUEUES
 from contentflow.settings import PLUGIN_FLAGS
+
+#: Every schedule's RQ job id starts with this, so reconciling never touches a job of anyone else.
+SCHEDULE_ID_PREFIX = "contentflow-schedule-"
 
 
 class PluginError(RuntimeError):
@@ -33,7 +37,11 @@ class NavItem:
 
 @dataclass(frozen=True)
 class Schedule:
-    """A job to run periodically: every ``every``, or on a ``cron`` string (UTC), on ``queue``."""
+    """A job to run periodically: every ``every``, or on a five-field ``cron`` string (UTC), on ``queue``.
+
+    Library-neutral data: rq-scheduler serves it today, RQ's own cron could tomorrow. Raises PluginError
+    for a declaration no runner could serve.
+    """
 
     job: Callable[..., Any]
     every: timedelta | None = None
@@ -45,6 +53,10 @@ class Schedule:
             raise PluginError(f"schedule of {self.job_name}: give exactly one of every= or cron=")
         if self.every is not None and self.every < timedelta(seconds=1):
             raise PluginError(f"schedule of {self.job_name}: every= must be at least one second")
+        if self.cron is not None and len(self.cron.split()) != 5:
+            raise PluginError(f"schedule of {self.job_name}: cron={self.cron!r} needs five fields")
+        if self.queue not in QUEUES:
+            raise PluginError(f"schedule of {self.job_name}: unknown queue {self.queue!r}")
 
     @property
     def job_name(self) -> str:
@@ -56,8 +68,12 @@ class Schedule:
 
     @property
     def schedule_id(self) -> str:
-        """Deterministic id: a restart finds the same schedule instead of adding a second one."""
-        return f"contentflow:schedule:{self.job_path}"
+        """Deterministic id: a restart finds the same schedule instead of adding a second one.
+
+        RQ accepts only letters, digits, ``_`` and ``-`` in a job id; dots become dashes (a Python
+        module or function name never holds a dash, so two paths cannot meet).
+        """
+        return SCHEDULE_ID_PREFIX + self.job_path.replace(".", "-")
 
     @property
     def spec(self) -> str:
@@ -111,9 +127,29 @@ def check_plugin(plugin: Plugin, module_name: str, expected_flag: str | None) ->
     for item in plugin.nav:
         if not item.endpoint.startswith(plugin.name + "."):
             raise PluginError(f"plugin {plugin.name}: nav endpoint {item.endpoint} is not its own")
+    for fn in plugin.jobs:
+        # Only the plugin_job guard makes a job queued while the flag was on do nothing once it is off.
+        if getattr(fn, "plugin_name", None) != plugin.name:
+            raise PluginError(
+                f"plugin {plugin.name}: job {getattr(fn, '__name__', fn)!r} must be declared with "
+                f"@plugin_job({plugin.name!r}, queue)"
+            )
+    scheduled: set[str] = set()
     for schedule in plugin.schedules:
         if schedule.job not in plugin.jobs:
             raise PluginError(f"plugin {plugin.name}: scheduled job {schedule.job_name} is not in jobs")
+        if schedule.schedule_id in scheduled:
+            raise PluginError(f"plugin {plugin.name}: job {schedule.job_name} is scheduled twice")
+        scheduled.add(schedule.schedule_id)
+
+
+def check_nav_endpoints(app: Flask, plugin: Plugin) -> None:
+    """Once registered, every nav entry must name a route, or every page would fail to render."""
+    for item in plugin.nav:
+        if item.endpoint not in app.view_functions:
+            raise PluginError(
+                f"plugin {plugin.name}: nav endpoint {item.endpoint} is not a route of its blueprint"
+            )
 
 
 def load_plugins(app: Flask, module_names: Iterable[str]) -> PluginRegistry:
@@ -137,6 +173,7 @@ def load_plugins(app: Flask, module_names: Iterable[str]) -> PluginRegistry:
         if flag_value:
             registry.enabled[plugin.name] = plugin
             app.register_blueprint(plugin.blueprint)
+            check_nav_endpoints(app, plugin)
             if plugin.setup is not None:
                 plugin.setup(app)
     app.extensions["contentflow.plugins"] = registry
@@ -144,6 +181,7 @@ def load_plugins(app: Flask, module_names: Iterable[str]) -> PluginRegistry:
 
 
 def plugin_registry(app: Flask | None = None) -> PluginRegistry:
+    """What ``load_plugins`` found for ``app`` (default: the current app)."""
     return (app or current_app).extensions["contentflow.plugins"]
 
 

@@ -22,10 +22,10 @@ from typing import Any
 import pytest
 import redis as redis_lib
 import sqlalchemy as sa
-from sqlalchemy.orm import scoped_session, sessionmaker
 from cryptography.fernet import Fernet
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy.orm import scoped_session, sessionmaker
 
 from contentflow import create_app
 from contentflow.extensions import db as _db
@@ -71,7 +71,10 @@ def _choose_services() -> tuple[str, str, list[str]]:
     elif not _database_answers(database_url):
         raise pytest.UsageError(f"TEST_DATABASE_URL does not answer: {database_url}")
     redis_url = os.environ.get("TEST_REDIS_URL", "")
-    if not redis_url:
+    if redis_url == "embedded":
+        redis_url = ""
+        notes.append("Redis: the embedded redis-server (TEST_REDIS_URL=embedded)")
+    elif not redis_url:
         if _redis_answers(LOCAL_REDIS_URL):
             redis_url = LOCAL_REDIS_URL
         elif CI:
@@ -144,6 +147,12 @@ def app() -> Iterator[Flask]:
 
         upgrade()
     yield application
+    with application.app_context():
+        _db.engine.dispose()
+    if not REDIS_URL:
+        from contentflow.queueing.connection import stop_embedded_redis
+
+        stop_embedded_redis(Path(application.instance_path))
 
 
 def _reset_schema() -> None:
@@ -158,15 +167,23 @@ def _reset_schema() -> None:
 
 
 @pytest.fixture
-def make_app() -> Callable[..., Flask]:
-    """Build another app on the same database and Redis, e.g. with a flag off or in production mode."""
+def make_app() -> Iterator[Callable[..., Flask]]:
+    """Build another app on the same database and Redis, e.g. with a flag off or in production mode.
+
+    Its CLI runner runs against the session app unless called inside ``with other.app_context():``
+    (pytest-flask keeps the session app's context pushed)."""
+    built: list[Flask] = []
 
     def build(**overrides: Any) -> Flask:
         application = create_app(base_settings(**overrides))
         application.test_client_class = IsolatedClient
+        built.append(application)
         return application
 
-    return build
+    yield build
+    for application in built:
+        with application.app_context():
+            _db.engine.dispose()
 
 
 @pytest.fixture(autouse=True)

@@ -14,7 +14,12 @@ from flask.cli import AppGroup
 
 from contentflow.plugin import plugin_registry
 from contentflow.queueing.connection import QUEUES, stop_embedded_redis
-from contentflow.queueing.scheduling import declared_schedules, make_scheduler, reconcile_schedules
+from contentflow.queueing.scheduling import (
+    declared_schedules,
+    make_scheduler,
+    reconcile_schedules,
+    use_utc_clock,
+)
 from contentflow.queueing.worker import make_worker
 
 rq = AppGroup("rq", help="RQ worker and scheduler, started through the app factory.")
@@ -44,6 +49,7 @@ def worker(queues: tuple[str, ...], burst: bool, simple: bool) -> None:
 @click.option("--interval", default=5, show_default=True, help="Seconds between checks.")
 def scheduler(burst: bool, interval: int) -> None:
     """Reconcile the declared schedules with Redis, then enqueue jobs as they fall due. Run exactly one."""
+    use_utc_clock()
     app = current_app._get_current_object()
     sched = make_scheduler(app, interval=interval)
     result = reconcile_schedules(app, sched)

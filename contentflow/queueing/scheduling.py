@@ -8,30 +8,51 @@ A restart therefore never duplicates a schedule, and a plugin switched off loses
 from __future__ import annotations
 
 import logging
+import os
+import time
+import warnings
 from datetime import UTC, datetime
 
 from flask import Flask
 from rq_scheduler import Scheduler
 
-from contentflow.plugin import Schedule, plugin_registry
+from contentflow.plugin import SCHEDULE_ID_PREFIX, PluginError, Schedule, plugin_registry
 from contentflow.queueing.connection import redis_connection
 
 log = logging.getLogger(__name__)
 
-SCHEDULE_PREFIX = "contentflow:schedule:"
+#: crontab (under rq-scheduler) warns that it will read naive times as UTC instead of local time. In
+#: a process on UTC (``use_utc_clock``) both readings agree, so the warning says nothing there.
+CRONTAB_CHANGE_WARNING = r"Version 0\.22\.0\+ of crontab"
+
+
+def use_utc_clock() -> None:
+    """Put this process on UTC: rq-scheduler computes cron times in local time; declarations are UTC."""
+    os.environ["TZ"] = "UTC"
+    time.tzset()
+    warnings.filterwarnings("ignore", message=CRONTAB_CHANGE_WARNING, category=FutureWarning)
 
 
 def declared_schedules(app: Flask) -> list[Schedule]:
-    """Core schedules, then each enabled plugin's, in menu order."""
+    """Core schedules, then each enabled plugin's, in menu order.
+
+    Raises PluginError if two declarations share a schedule id (one job scheduled twice).
+    """
     from contentflow.jobs import CORE_SCHEDULES
 
     schedules = list(CORE_SCHEDULES)
     for plugin in plugin_registry(app).enabled.values():
         schedules.extend(plugin.schedules)
+    seen: set[str] = set()
+    for schedule in schedules:
+        if schedule.schedule_id in seen:
+            raise PluginError(f"job {schedule.job_path} is scheduled twice")
+        seen.add(schedule.schedule_id)
     return schedules
 
 
 def make_scheduler(app: Flask, interval: int = 5) -> Scheduler:
+    """An rq-scheduler bound to ``app``'s Redis, checking every ``interval`` seconds for due jobs."""
     return Scheduler(queue_name="periodic", connection=redis_connection(app), interval=interval)
 
 
@@ -41,7 +62,7 @@ def reconcile_schedules(app: Flask, scheduler: Scheduler) -> dict[str, list[str]
     kept: set[str] = set()
     cancelled: list[str] = []
     for existing in scheduler.get_jobs():
-        if not existing.id.startswith(SCHEDULE_PREFIX):
+        if not existing.id.startswith(SCHEDULE_ID_PREFIX):
             continue
         schedule = wanted.get(existing.id)
         if schedule is not None and existing.meta.get("schedule_spec") == schedule.spec:
@@ -81,4 +102,8 @@ def add_schedule(scheduler: Scheduler, schedule: Schedule) -> None:
             **common,
         )
     else:
-        scheduler.cron(schedule.cron, repeat=None, result_ttl=25 * 3600, use_local_timezone=False, **common)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=CRONTAB_CHANGE_WARNING, category=FutureWarning)
+            scheduler.cron(
+                schedule.cron, repeat=None, result_ttl=25 * 3600, use_local_timezone=False, **common
+            )

@@ -20,6 +20,8 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Message:
+    """One outgoing e-mail; it travels to the job as a plain dict (``as_dict``)."""
+
     to: str
     subject: str
     text: str
@@ -39,6 +41,7 @@ class RejectedMailError(RuntimeError):
 
 
 def brevo_payload(message: Message) -> dict:
+    """The JSON body of Brevo's ``POST /v3/smtp/email`` for ``message``."""
     config = current_app.config
     payload = {
         "sender": {"name": config["EMAIL_FROM_NAME"], "email": config["EMAIL_FROM"]},
@@ -75,7 +78,10 @@ def deliver(message: Message) -> str:
         raise TransientMailError(f"brevo answered {response.status_code}")
     if response.status_code >= 400:
         raise RejectedMailError(f"brevo refused the message: {response.status_code} {response.text[:200]}")
-    message_id = (response.json() or {}).get("messageId", "")
+    try:
+        message_id = str(response.json().get("messageId", ""))
+    except (ValueError, AttributeError):
+        message_id = ""  # accepted all the same: raising now would send it a second time
     log.info("mail sent", extra={"tag": message.tag, "brevo_message_id": message_id})
     return message_id
 

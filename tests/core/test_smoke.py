@@ -12,4 +12,4 @@ def test_signed_in_partner_sees_portal(partner_client, partner):
     response = partner_client.get("/partner/portal")
     assert response.status_code == 200
     assert "Pat" in response.get_data(as_text=True)
-    partner.email  # still attached after the request
+    assert partner.email == "pat@example.com"  # still attached after the request

@@ -1,0 +1,138 @@
+"""Schedules reconciled with rq-scheduler by deterministic ids, ``flask rq scheduler`` in a separate
+process, and ``flask jobs run``."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from contentflow.jobs import CORE_SCHEDULES, purge_expired_magic_links
+from contentflow.models import MagicLinkToken, Partner
+from contentflow.models.base import utcnow
+from contentflow.plugin import Schedule, plugin_registry
+from contentflow.queueing import get_queue, job
+from contentflow.queueing.scheduling import add_schedule, make_scheduler, reconcile_schedules
+from contentflow.queueing.worker import make_worker
+from tests.fixtures.sample.jobs import touch_sample
+from tests.integration.conftest import run_flask
+
+pytestmark = pytest.mark.integration
+
+PLUGINS = ["plugins.publish", "tests.fixtures.sample"]
+PURGE_ID = CORE_SCHEDULES[0].schedule_id
+SAMPLE_ID = Schedule(touch_sample, every=timedelta(minutes=5)).schedule_id
+
+
+@job("periodic")
+def retired_job() -> str:
+    return "no longer declared anywhere"
+
+
+@pytest.fixture
+def sample_app(make_app):
+    return make_app(CONTENTFLOW_PLUGINS=PLUGINS, FEATURE_SAMPLE=True)
+
+
+def scheduled_ids(scheduler) -> list[str]:
+    return sorted(job.id for job in scheduler.get_jobs())
+
+
+def test_reconcile_twice_keeps_one_job_per_schedule(sample_app):
+    scheduler = make_scheduler(sample_app)
+    first = reconcile_schedules(sample_app, scheduler)
+    second = reconcile_schedules(sample_app, make_scheduler(sample_app))
+    assert sorted(first["added"]) == sorted([PURGE_ID, SAMPLE_ID])
+    assert second == {"added": [], "cancelled": [], "kept": sorted([PURGE_ID, SAMPLE_ID])}
+    assert scheduled_ids(scheduler) == sorted([PURGE_ID, SAMPLE_ID])
+
+
+def test_reconcile_stores_the_interval_queue_and_a_result_ttl_longer_than_the_interval(sample_app):
+    scheduler = make_scheduler(sample_app)
+    reconcile_schedules(sample_app, scheduler)
+    [sample] = [job for job in scheduler.get_jobs() if job.id == SAMPLE_ID]
+    assert sample.meta["interval"] == 300
+    assert sample.origin == "periodic"
+    assert sample.result_ttl > 300
+    assert sample.description == "touch_sample"
+
+
+def test_reconcile_replaces_a_schedule_whose_interval_changed(sample_app, monkeypatch):
+    scheduler = make_scheduler(sample_app)
+    reconcile_schedules(sample_app, scheduler)
+    registry = plugin_registry(sample_app)
+    slower = dataclasses.replace(
+        registry.enabled["sample"], schedules=(Schedule(touch_sample, every=timedelta(minutes=10)),)
+    )
+    monkeypatch.setitem(registry.enabled, "sample", slower)
+    result = reconcile_schedules(sample_app, scheduler)
+    assert result == {"added": [SAMPLE_ID], "cancelled": [SAMPLE_ID], "kept": [PURGE_ID]}
+    [sample] = [job for job in scheduler.get_jobs() if job.id == SAMPLE_ID]
+    assert sample.meta["interval"] == 600
+
+
+def test_reconcile_registers_a_cron_schedule_due_within_its_period(sample_app, monkeypatch):
+    registry = plugin_registry(sample_app)
+    every_five_minutes = dataclasses.replace(
+        registry.enabled["sample"], schedules=(Schedule(touch_sample, cron="*/5 * * * *"),)
+    )
+    monkeypatch.setitem(registry.enabled, "sample", every_five_minutes)
+    scheduler = make_scheduler(sample_app)
+    reconcile_schedules(sample_app, scheduler)
+    [(sample, due_at)] = [(job, at) for job, at in scheduler.get_jobs(with_times=True) if job.id == SAMPLE_ID]
+    assert sample.meta["cron_string"] == "*/5 * * * *"
+    assert due_at.minute % 5 == 0
+    assert timedelta(0) < due_at - utcnow().replace(tzinfo=None) <= timedelta(minutes=5)
+
+
+def test_reconcile_cancels_a_schedule_no_longer_declared_and_leaves_other_jobs(sample_app, redis):
+    scheduler = make_scheduler(sample_app)
+    add_schedule(scheduler, Schedule(retired_job, every=timedelta(hours=1)))
+    foreign = scheduler.schedule(scheduled_time=utcnow(), func=retired_job, interval=60, id="someone-elses")
+    result = reconcile_schedules(sample_app, scheduler)
+    retired_id = Schedule(retired_job, every=timedelta(hours=1)).schedule_id
+    assert result["cancelled"] == [retired_id]
+    assert retired_id not in scheduler
+    assert not redis.exists(f"rq:job:{retired_id}")
+    assert foreign in scheduler
+
+
+def test_scheduled_job_runs_when_due_and_acts(sample_app, redis):
+    scheduler = make_scheduler(sample_app)
+    reconcile_schedules(sample_app, scheduler)
+    scheduler.enqueue_jobs()  # first runs are due at once
+    assert sorted(job.id for job in get_queue("periodic", sample_app).jobs) == sorted([PURGE_ID, SAMPLE_ID])
+    make_worker(sample_app, simple=True).work(burst=True)
+    assert redis.get("contentflow:sample:touched") == b"1"
+    assert SAMPLE_ID in scheduler  # and it is due again later
+
+
+def test_flask_rq_scheduler_reconciles_enqueues_what_is_due_and_exits(app, process_env):
+    result = run_flask(process_env(), "rq", "scheduler", "--burst")
+    assert result.returncode == 0, result.stderr
+    assert "schedules: 1 added, 0 cancelled, 0 kept" in result.stderr
+    assert scheduled_ids(make_scheduler(app)) == [PURGE_ID]
+    assert [job.id for job in get_queue("periodic", app).jobs] == [PURGE_ID]
+    again = run_flask(process_env(), "rq", "scheduler", "--burst")
+    assert "schedules: 0 added, 0 cancelled, 1 kept" in again.stderr
+
+
+def test_flask_jobs_run_purges_expired_sign_in_tokens_and_says_so(app, committed):
+    partner = Partner(email="pat@example.com")
+    committed.session.add(partner)
+    committed.session.flush()
+    two_days_ago = utcnow() - timedelta(days=2)
+    for token_hash, expires_at in (("a" * 64, two_days_ago), ("b" * 64, utcnow() + timedelta(minutes=15))):
+        committed.session.add(
+            MagicLinkToken(
+                token_hash=token_hash, partner_id=partner.id, email=partner.email, expires_at=expires_at
+            )
+        )
+    committed.session.commit()
+    result = app.test_cli_runner().invoke(args=["jobs", "run", purge_expired_magic_links.__name__])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == "purged 1 sign-in tokens"
+    committed.session.rollback()
+    assert list(committed.session.scalars(select(MagicLinkToken.token_hash))) == ["b" * 64]
