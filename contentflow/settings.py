@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 INSTANCE_DIR = ROOT / "instance"
 
 ENVIRONMENTS = ("development", "production", "testing")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 TRUE_WORDS = frozenset({"true", "1", "yes", "on"})
 FALSE_WORDS = frozenset({"false", "0", "no", "off"})
 
@@ -40,19 +42,26 @@ def parse_bool(name: str, raw: str) -> bool:
 
 
 def parse_int(name: str, raw: str) -> int:
+    """A count, a number of days or minutes: a whole number, 0 or more. Raises SettingsError."""
     try:
-        return int(raw.strip())
+        value = int(raw.strip())
     except ValueError:
         raise SettingsError(f"{name}={raw!r} is not a whole number") from None
+    if value < 0:
+        raise SettingsError(f"{name}={raw!r} cannot be negative")
+    return value
 
 
 def parse_decimal(name: str, raw: str) -> Decimal:
+    """An amount in euros (exact, never float): finite, 0 or more. Raises SettingsError."""
     try:
         value = Decimal(raw.strip())
     except InvalidOperation:
         raise SettingsError(f"{name}={raw!r} is not a decimal number") from None
     if not value.is_finite():
         raise SettingsError(f"{name}={raw!r} is not a finite number")
+    if value < 0:
+        raise SettingsError(f"{name}={raw!r} cannot be negative")
     return value
 
 
@@ -68,7 +77,36 @@ def parse_list(name: str, raw: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in raw.split(",") if part.strip())
 
 
+def parse_platforms(name: str, raw: str) -> tuple[str, ...]:
+    """A comma-separated list of the platforms ContentFlow publishes to. Raises SettingsError."""
+    from contentflow.models.partner_account import PLATFORMS
+
+    platforms = parse_list(name, raw)
+    unknown = [p for p in platforms if p not in PLATFORMS]
+    if unknown:
+        raise SettingsError(f"{name}: unknown platform(s) {', '.join(unknown)}; use {', '.join(PLATFORMS)}")
+    return platforms
+
+
 def parse_str(name: str, raw: str) -> str:
+    return raw.strip()
+
+
+def parse_log_level(name: str, raw: str) -> str:
+    value = raw.strip().upper()
+    if value not in LOG_LEVELS:
+        raise SettingsError(f"{name}={raw!r} must be one of {', '.join(LOG_LEVELS)}")
+    return value
+
+
+def parse_rate_limit(name: str, raw: str) -> str:
+    """A flask-limiter rate such as ``5 per 15 minutes`` (several joined by ``;``). Raises SettingsError."""
+    from limits import parse_many
+
+    try:
+        parse_many(raw.strip())
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a rate limit such as '5 per 15 minutes'") from None
     return raw.strip()
 
 
@@ -114,12 +152,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("EMAIL_FROM_NAME", parse_str, "ContentFlow"),
     Setting("PUBLIC_BASE_URL", parse_str, "http://127.0.0.1:5000"),
     Setting("TRUSTED_PROXY_HOPS", parse_int, 0),
-    Setting("LOG_LEVEL", parse_str, "INFO"),
+    Setting("LOG_LEVEL", parse_log_level, "INFO"),
     Setting("DEFAULT_LOCALE", parse_str, "fr"),
     Setting("MAGIC_LINK_TTL_MINUTES", parse_int, 15),
-    Setting("MAGIC_LINK_LIMIT_PER_EMAIL", parse_str, "5 per 15 minutes"),
-    Setting("MAGIC_LINK_LIMIT_PER_IP", parse_str, "30 per hour"),
-    Setting("ADMIN_LOGIN_LIMIT", parse_str, "10 per 15 minutes"),
+    Setting("MAGIC_LINK_LIMIT_PER_EMAIL", parse_rate_limit, "5 per 15 minutes"),
+    Setting("MAGIC_LINK_LIMIT_PER_IP", parse_rate_limit, "30 per hour"),
+    Setting("ADMIN_LOGIN_LIMIT", parse_rate_limit, "10 per 15 minutes"),
     # --- feature flags
     Setting("FEATURE_BYOP", parse_bool, True),
     Setting("FEATURE_BYOP_PUBLISH", parse_bool, True),
@@ -130,7 +168,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("FEATURE_RISKBOT", parse_bool, True),
     Setting("FEATURE_MONITORING", parse_bool, True),
     # --- byop / sharekit (seeds 000, 001)
-    Setting("BYOP_PUBLISH_PLATFORMS", parse_list, ("youtube", "pinterest", "reddit", "instagram")),
+    Setting("BYOP_PUBLISH_PLATFORMS", parse_platforms, ("youtube", "pinterest", "reddit", "instagram")),
     Setting("BYOP_DEFAULT_REVSHARE_PCT", parse_fraction, Decimal("0.40")),
     Setting("SHARE_EMAIL_ENABLED", parse_bool, True),
     Setting("SHARE_EMAIL_DAILY_LIMIT", parse_int, 200),
@@ -148,14 +186,16 @@ SETTINGS: tuple[Setting, ...] = (
 )
 
 #: Secrets that production refuses to start without.
-PRODUCTION_SECRETS = ("SECRET_KEY", "TOKEN_ENCRYPTION_KEY", "IP_HASH_KEY", "BREVO_API_KEY")
+PRODUCTION_SECRETS = tuple(s.name for s in SETTINGS if s.is_secret)
+#: Shortest SECRET_KEY / IP_HASH_KEY in production: a guessable key forges sessions, reverses IP hashes.
+MIN_KEY_LENGTH = 16
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Read every setting from ``environ`` (default: ``os.environ``) into a typed dict.
 
-    Raises SettingsError naming the variable when a value is malformed, or when production mode lacks a
-    secret. Unknown ``FEATURE_*`` names are warned about (a typo would otherwise be silent).
+    Raises SettingsError naming the variable when a value is malformed (``finish_settings`` then applies
+    the production guards). Unknown ``FEATURE_*`` names are warned about (a typo would otherwise be silent).
     """
     if environ is None:
         from dotenv import load_dotenv
@@ -179,33 +219,74 @@ def load_settings(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
 def finish_settings(values: dict[str, Any]) -> dict[str, Any]:
     """Derive what depends on the mode: production guards, development defaults, Flask's own keys.
 
-    Raises SettingsError when production lacks a secret. Development fills missing secrets from a
-    random key kept in ``instance/`` (shared by the web process, workers and CLI on this machine).
+    Raises SettingsError when production lacks a secret or a service, or a value cannot work. Outside
+    production, missing secrets come from random keys kept in the instance folder (``INSTANCE_PATH``,
+    default ``instance/``), shared by the web process, workers and CLI of this checkout.
     """
     env = values["CONTENTFLOW_ENV"]
+    instance_dir = Path(values.get("INSTANCE_PATH") or INSTANCE_DIR)
+    values["INSTANCE_PATH"] = str(instance_dir)
     if env == "production":
-        missing = [name for name in PRODUCTION_SECRETS if not values.get(name)]
-        if missing:
-            raise SettingsError(f"production mode needs these secrets set: {', '.join(missing)}")
-        if not values["DATABASE_URL"]:
-            raise SettingsError("production mode needs DATABASE_URL (PostgreSQL)")
-        if not values["REDIS_URL"]:
-            raise SettingsError("production mode needs REDIS_URL")
+        check_production(values)
     else:
         for name in ("SECRET_KEY", "TOKEN_ENCRYPTION_KEY", "IP_HASH_KEY"):
             if not values[name]:
-                values[name] = development_secret(name)
+                values[name] = development_secret(name, instance_dir)
     if not values["DATABASE_URL"]:
-        INSTANCE_DIR.mkdir(exist_ok=True)
-        values["DATABASE_URL"] = f"sqlite:///{INSTANCE_DIR / 'contentflow.db'}"
+        instance_dir.mkdir(parents=True, exist_ok=True)
+        values["DATABASE_URL"] = f"sqlite:///{instance_dir / 'contentflow.db'}"
+    check_fernet_keys(values["TOKEN_ENCRYPTION_KEY"])
     if values["TRUSTED_PROXY_HOPS"] < 0:
         raise SettingsError("TRUSTED_PROXY_HOPS must be 0 or more")
     if values["DEFAULT_LOCALE"] not in ("fr", "en"):
         raise SettingsError("DEFAULT_LOCALE must be fr or en")
-    values["PUBLIC_BASE_URL"] = values["PUBLIC_BASE_URL"].rstrip("/")
+    values["PUBLIC_BASE_URL"] = check_public_base_url(values["PUBLIC_BASE_URL"], env == "production")
     values["SQLALCHEMY_DATABASE_URI"] = normalize_database_url(values["DATABASE_URL"])
     values["IS_PRODUCTION"] = env == "production"
     return values
+
+
+def check_production(values: Mapping[str, Any]) -> None:
+    """Production starts only with every secret and both services set. Raises SettingsError naming all
+    that is missing at once, so an operator fixes the environment in one go."""
+    missing = [name for name in (*PRODUCTION_SECRETS, "DATABASE_URL", "REDIS_URL") if not values.get(name)]
+    if missing:
+        raise SettingsError(f"production mode needs these settings: {', '.join(missing)}")
+    weak = [name for name in ("SECRET_KEY", "IP_HASH_KEY") if len(values[name]) < MIN_KEY_LENGTH]
+    if weak:
+        raise SettingsError(
+            f"{', '.join(weak)}: use at least {MIN_KEY_LENGTH} random characters in production "
+            '(python -c "import secrets; print(secrets.token_urlsafe(48))")'
+        )
+
+
+def check_fernet_keys(raw: str) -> None:
+    """``TOKEN_ENCRYPTION_KEY``: Fernet keys, comma-separated, newest first. Raises SettingsError."""
+    from cryptography.fernet import Fernet
+
+    keys = [key.strip() for key in raw.split(",") if key.strip()]
+    try:
+        if not keys:
+            raise ValueError("no key")
+        for key in keys:
+            Fernet(key)
+    except (ValueError, TypeError):
+        raise SettingsError(
+            "TOKEN_ENCRYPTION_KEY must hold Fernet keys (32 url-safe base64 bytes), comma-separated; "
+            "make one with: python -c "
+            '"from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"'
+        ) from None
+
+
+def check_public_base_url(url: str, is_production: bool) -> str:
+    """The absolute address links are built from (sign-in e-mails, short links); https in production,
+    where session cookies are Secure. Returns it without a trailing slash. Raises SettingsError."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise SettingsError(f"PUBLIC_BASE_URL={url!r} must be an absolute http(s) URL")
+    if is_production and parts.scheme != "https":
+        raise SettingsError(f"PUBLIC_BASE_URL={url!r} must be an https:// URL in production")
+    return url.rstrip("/")
 
 
 def normalize_database_url(url: str) -> str:
@@ -216,10 +297,12 @@ def normalize_database_url(url: str) -> str:
     return url
 
 
-def development_secret(name: str) -> str:
-    """A random secret kept in ``instance/dev-<name>``: stable across the processes of one checkout."""
-    INSTANCE_DIR.mkdir(exist_ok=True)
-    path = INSTANCE_DIR / f"dev-{name.lower().replace('_', '-')}"
+def development_secret(name: str, instance_dir: Path | None = None) -> str:
+    """A random secret kept in ``<instance_dir>/dev-<name>`` (default ``instance/``), readable by its
+    owner only: stable across the processes of one checkout. Idempotent, also when processes race."""
+    instance_dir = instance_dir or INSTANCE_DIR
+    instance_dir.mkdir(parents=True, exist_ok=True)
+    path = instance_dir / f"dev-{name.lower().replace('_', '-')}"
     if not path.exists():
         if name == "TOKEN_ENCRYPTION_KEY":
             from cryptography.fernet import Fernet
@@ -227,11 +310,16 @@ def development_secret(name: str) -> str:
             value = Fernet.generate_key().decode()
         else:
             value = secrets.token_urlsafe(48)
+        # Written aside, then linked into place: a concurrent reader never sees a half-written file,
+        # and when two processes race, the first link wins and both read the same secret.
+        draft = instance_dir / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}"
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(value)
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:  # another process of this checkout won the race
+            os.link(draft, path)
+        except FileExistsError:
             pass
-        else:
-            with os.fdopen(fd, "w") as handle:
-                handle.write(value)
+        finally:
+            draft.unlink()
     return path.read_text().strip()

@@ -18,7 +18,14 @@ assets = AppGroup("assets", help="Assets.")
 
 @networks.command("add")
 @click.argument("name")
-@click.option("--secret", required=True, help="Shared postback secret (16 characters or more).")
+@click.option(
+    "--secret",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    help="Shared postback secret (16 characters or more); prompted (hidden, twice) when absent, which keeps "
+    "it out of the shell history.",
+)
 @domain_errors
 def add_network(name: str, secret: str) -> None:
     """Add a network whose postbacks authenticate with SECRET."""

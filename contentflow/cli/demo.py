@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import random
 from datetime import timedelta
+from pathlib import Path
 
 import click
 from flask import current_app
 from flask.cli import with_appcontext
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from contentflow.extensions import db
 from contentflow.models import AdminUser, Asset, Click, Conversion, LedgerEntry, Network, Offer
 from contentflow.models.base import utcnow
+from contentflow.money import from_cents, to_cents
 from contentflow.security import hash_ip
 from contentflow.services import admins, assets, audit, links, partners
 from contentflow.services.offers import create_network, create_offer
@@ -38,14 +40,16 @@ def demo() -> None:
     """Create demo partners, offers, assets, links, clicks and conversions (idempotent)."""
     if current_app.config["IS_PRODUCTION"]:
         raise click.ClickException("flask demo is refused in production")
-    admin_password = development_secret("DEMO_ADMIN_PASSWORD")
+    instance_dir = Path(current_app.instance_path)
+    rows_before = _row_count()
+    admin_password = development_secret("DEMO_ADMIN_PASSWORD", instance_dir)
     if db.session.scalar(select(AdminUser).where(AdminUser.email == DEMO_ADMIN_EMAIL)) is None:
         admin = admins.create_admin(DEMO_ADMIN_EMAIL, admin_password)
         audit.record("admin.create", actor="cli:demo", target_type="admin", target_id=admin.id)
 
     network = db.session.scalar(select(Network).where(Network.name == "demo-network"))
     if network is None:
-        network = create_network("demo-network", development_secret("DEMO_NETWORK_SECRET"))
+        network = create_network("demo-network", development_secret("DEMO_NETWORK_SECRET", instance_dir))
     offer_cpc = _offer("Demo CPC", "https://offers.example.com/ai-tools?aff=demo&subid={subid}", cpc_cents=12)
     offer_share = _offer(
         "Demo revshare", "https://shop.example.com/p/42?ref=demo&sid={subid}", revshare_pct="40"
@@ -98,11 +102,23 @@ def demo() -> None:
             made_conversions += _demo_conversion(network, asset, partner, f"demo-{p_index}-{a_index}", rng)
     db.session.flush()
     _demo_click_earnings(people, offer_cpc)
+    db.session.flush()
+    if _row_count() != rows_before:
+        audit.record(
+            "demo.create", actor="cli:demo", details={"clicks": made_clicks, "conversions": made_conversions}
+        )
     db.session.commit()
     click.echo(f"demo admin: {DEMO_ADMIN_EMAIL} / {admin_password}", err=True)
     click.echo(
         f"demo ready: {len(people)} partners, {len(demo_assets)} assets, "
         f"{made_clicks} new clicks, {made_conversions} new conversions"
+    )
+
+
+def _row_count() -> int:
+    """Rows in every core table: whether this run added anything (a re-run must add nothing)."""
+    return sum(
+        db.session.scalar(select(func.count()).select_from(table)) or 0 for table in db.metadata.sorted_tables
     )
 
 
@@ -136,7 +152,7 @@ def _demo_conversion(network: Network, asset: Asset, partner, txn_id: str, rng: 
     )
     db.session.add(conversion)
     db.session.flush()
-    share = amount_cents * offer.revshare_bps // 10000
+    share = to_cents(from_cents(amount_cents) * offer.revshare_bps / 10000)
     db.session.add(
         LedgerEntry(
             partner_id=partner.id,

@@ -35,7 +35,19 @@ def create_admin(email: str, password: str | None) -> None:
 @domain_errors
 def login_link(email: str) -> None:
     """Print a one-time sign-in link for EMAIL (the partner is created if new)."""
+    is_new = partner_service.find_partner_by_email(partner_service.normalize_email(email)) is None
     partner = partner_service.get_or_create_partner(email)
+    if not partner.is_active:
+        # The link would only answer "suspended": say so here instead of printing a dead link.
+        raise click.ClickException(f"partner {partner.email} is suspended; no sign-in link issued")
+    if is_new:
+        audit.record(
+            "partner.create",
+            actor="cli",
+            target_type="partner",
+            target_id=partner.id,
+            details={"email": partner.email},
+        )
     token = magic_links.issue_token(partner)
     audit.record("partner.login_link", actor="cli", target_type="partner", target_id=partner.id)
     db.session.commit()

@@ -27,7 +27,8 @@ class Network(db.Model):
 class Offer(db.Model):
     __tablename__ = "offers"
     __table_args__ = (
-        CheckConstraint("url_template LIKE '%{subid}%'", name="subid_macro"),
+        # replace() is case-sensitive on every backend; SQLite's LIKE is not, and would let {SUBID} in.
+        CheckConstraint("replace(url_template, '{subid}', '') <> url_template", name="subid_macro"),
         CheckConstraint("cpc_cents IS NULL OR cpc_cents >= 0", name="cpc"),
         CheckConstraint("revshare_bps IS NULL OR (revshare_bps BETWEEN 0 AND 10000)", name="revshare"),
     )

@@ -23,15 +23,21 @@ def create_asset(
 ) -> Asset:
     """A new asset (``new`` until ingested, ``ready`` when link-only).
 
-    Raises ValidationError (empty title, bad URL).
+    Raises ValidationError (empty or long title, bad URL, long hashtags or call to action).
     """
     title = title.strip()
     if not title or len(title) > 200:
         raise ValidationError(_("An asset needs a title (200 characters at most)."))
     if source_url:
         parts = urlsplit(source_url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValidationError(_("The source URL must be an absolute http(s) URL."), code="bad_url")
+        if parts.scheme not in ("http", "https") or not parts.netloc or len(source_url) > 2048:
+            raise ValidationError(
+                _("The source URL must be an absolute http(s) URL (2048 characters at most)."), code="bad_url"
+            )
+    if len(hashtags) > 300:
+        raise ValidationError(_("The hashtags take 300 characters at most."))
+    if len(cta) > 200:
+        raise ValidationError(_("The call to action takes 200 characters at most."))
     asset = Asset(
         title=title,
         source_url=source_url or None,

@@ -14,12 +14,16 @@ from contentflow.models import Network, Offer
 from contentflow.money import to_cents
 
 SUBID_MACRO = "{subid}"
+#: The length of ``Offer.url_template``.
+MAX_URL_LENGTH = 2048
 
 
 def create_network(name: str, secret: str) -> Network:
-    """Raises ValidationError (bad name, short secret) or Conflict (name taken)."""
+    """A network whose postbacks authenticate with ``secret`` (stored encrypted).
+
+    Raises ValidationError (bad name, short secret) or Conflict (name taken)."""
     name = name.strip()
-    if not name or len(name) > 64 or not all(c.isalnum() or c in "-_." for c in name):
+    if not name or len(name) > 64 or not all(c.isascii() and (c.isalnum() or c in "-_.") for c in name):
         raise ValidationError(_("A network name uses letters, digits, '-', '_' or '.' (64 at most)."))
     if len(secret) < 16:
         raise ValidationError(_("A network secret needs at least 16 characters."), code="weak_secret")
@@ -32,18 +36,26 @@ def create_network(name: str, secret: str) -> Network:
 
 
 def get_network_by_name(name: str) -> Network | None:
+    """The network named ``name`` (as its postbacks spell it), or None."""
     return db.session.scalar(select(Network).where(Network.name == name))
 
 
 def parse_percent(raw: str | Decimal) -> int:
-    """A percent as the UI and CLI take it (``40`` or ``12.5``) -> basis points. Raises ValidationError."""
+    """A percent as the UI and CLI take it (``40`` or ``12.5``) -> basis points (4000, 1250).
+
+    Raises ValidationError outside 0-100 or finer than a basis point (0.01 %), which would otherwise be
+    silently cut off.
+    """
     try:
         value = Decimal(str(raw).strip().rstrip("%"))
     except InvalidOperation:
         raise ValidationError(_("The revenue share is a percent between 0 and 100.")) from None
     if not value.is_finite() or not 0 <= value <= 100:
         raise ValidationError(_("The revenue share is a percent between 0 and 100."))
-    return int(value * 100)
+    basis_points = value * 100
+    if basis_points != basis_points.to_integral_value():
+        raise ValidationError(_("The revenue share is precise to a basis point (0.01 %) at most."))
+    return int(basis_points)
 
 
 def create_offer(
@@ -54,7 +66,11 @@ def create_offer(
     cpc_cents: int | None = None,
     revshare_pct: str | Decimal | None = None,
 ) -> Offer:
-    """Raises ValidationError (URL without {subid}, bad terms), NotFound (network) or Conflict (name)."""
+    """An offer of ``network_name`` paying ``cpc_cents`` per billable click and/or ``revshare_pct``
+    percent of the commission (at least one of them).
+
+    Raises ValidationError (URL without {subid}, bad terms), NotFound (network) or Conflict (name).
+    """
     name = name.strip()
     if not name or len(name) > 120:
         raise ValidationError(_("An offer needs a name (120 characters at most)."))
@@ -78,7 +94,14 @@ def create_offer(
 
 
 def check_url_template(url_template: str) -> None:
-    """An absolute http(s) URL holding the ``{subid}`` macro. Raises ValidationError."""
+    """An absolute http(s) URL holding the ``{subid}`` macro, 2048 characters at most.
+
+    Raises ValidationError.
+    """
+    if len(url_template) > MAX_URL_LENGTH:
+        raise ValidationError(
+            _("The offer URL is longer than %(n)d characters.", n=MAX_URL_LENGTH), code="bad_url"
+        )
     parts = urlsplit(url_template.replace(SUBID_MACRO, "x"))
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ValidationError(_("The offer URL must be an absolute http(s) URL."), code="bad_url")
@@ -87,6 +110,7 @@ def check_url_template(url_template: str) -> None:
 
 
 def get_offer_by_name(name: str) -> Offer:
+    """The offer named ``name``. Raises NotFound."""
     offer = db.session.scalar(select(Offer).where(Offer.name == name))
     if offer is None:
         raise NotFound(_("No offer named %(name)s.", name=name), code="unknown_offer")
@@ -94,8 +118,11 @@ def get_offer_by_name(name: str) -> Offer:
 
 
 def euros_to_cents(raw: str) -> int:
-    """``0.12`` -> 12. Raises ValidationError."""
+    """``0.12`` -> 12, with the ledger's rounding. Raises ValidationError (not a finite amount)."""
     try:
-        return to_cents(Decimal(raw))
+        amount = Decimal(raw.strip())
     except InvalidOperation:
         raise ValidationError(_("Not an amount: %(raw)s", raw=raw)) from None
+    if not amount.is_finite():
+        raise ValidationError(_("Not an amount: %(raw)s", raw=raw))
+    return to_cents(amount)

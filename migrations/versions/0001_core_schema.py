@@ -131,7 +131,7 @@ def upgrade():
     sa.Column('revshare_bps', sa.Integer(), nullable=True),
     sa.Column('is_active', sa.Boolean(), nullable=False),
     sa.Column('created_at', contentflow.models.base.UTCDateTime(timezone=True), nullable=False),
-    sa.CheckConstraint("url_template LIKE '%{subid}%'", name=op.f('ck_offers_subid_macro')),
+    sa.CheckConstraint("replace(url_template, '{subid}', '') <> url_template", name=op.f('ck_offers_subid_macro')),
     sa.CheckConstraint('cpc_cents IS NULL OR cpc_cents >= 0', name=op.f('ck_offers_cpc')),
     sa.CheckConstraint('revshare_bps IS NULL OR (revshare_bps BETWEEN 0 AND 10000)', name=op.f('ck_offers_revshare')),
     sa.ForeignKeyConstraint(['network_id'], ['networks.id'], name=op.f('fk_offers_network_id_networks'), ondelete='RESTRICT'),
