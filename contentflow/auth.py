@@ -6,11 +6,12 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from flask import Flask, abort, flash, redirect, request, url_for
+from flask import Flask, Response, abort, flash, g, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from contentflow.extensions import db, login_manager
+from contentflow.htmx import redirect_to
 from contentflow.models import AdminUser, Partner
 
 
@@ -35,11 +36,18 @@ def load_user(user_id: str) -> Partner | AdminUser | None:
     return user
 
 
-def unauthorized():
+def forget_user_for_this_request() -> None:
+    """Treat the rest of this request as anonymous, without touching the session cookie: when the
+    database is down the error page must not try to load the signed-in user (nor their language)."""
+    g._login_user = login_manager.anonymous_user()  # where flask-login caches the request's user
+
+
+def unauthorized() -> Response:
+    """Anonymous visitors go to the sign-in page of the area they asked for (htmx: ``HX-Redirect``)."""
     if request.blueprint == "admin":
-        return redirect(url_for("admin.login", next=request.path))
+        return redirect_to(url_for("admin.login", next=request.path), 302)
     flash(_l("Sign in to continue: we send you a link by e-mail."), "info")
-    return redirect(url_for("auth.landing"))
+    return redirect_to(url_for("auth.landing"), 302)
 
 
 def partner_required(view: Callable[..., Any]) -> Callable[..., Any]:

@@ -112,6 +112,11 @@ def base_settings(**overrides: Any) -> dict[str, Any]:
         "FEATURE_BYOP_PUBLISH": True,
     }
     values.update(overrides)
+    if values["CONTENTFLOW_ENV"] == "production" and not values["REDIS_URL"]:
+        # Production insists on an explicit REDIS_URL: name the embedded server's socket.
+        from contentflow.queueing.connection import ensure_embedded_redis
+
+        values["REDIS_URL"] = ensure_embedded_redis(Path(values["INSTANCE_PATH"]))
     return values
 
 
@@ -172,6 +177,10 @@ def make_app() -> Iterator[Callable[..., Flask]]:
 
     Its CLI runner runs against the session app unless called inside ``with other.app_context():``
     (pytest-flask keeps the session app's context pushed)."""
+    from contentflow.extensions import limiter
+
+    # flask-limiter keeps its storage on the (shared) extension object: the last app built would win.
+    storage, strategy = limiter._storage, limiter._limiter
     built: list[Flask] = []
 
     def build(**overrides: Any) -> Flask:
@@ -181,9 +190,11 @@ def make_app() -> Iterator[Callable[..., Flask]]:
         return application
 
     yield build
+    limiter._storage, limiter._limiter = storage, strategy
     for application in built:
         with application.app_context():
-            _db.engine.dispose()
+            for engine in _db.engines.values():
+                engine.dispose()
 
 
 @pytest.fixture(autouse=True)
@@ -236,6 +247,8 @@ def truncate_all() -> None:
 
 
 # --- factories: make_x returns a builder, x is a ready one -------------------------------------------
+# They commit: in a `db` test that releases a savepoint (rolled back at the end), and the rows outlive
+# the rollback-to-savepoint that ends each request.
 
 
 @pytest.fixture
@@ -245,7 +258,7 @@ def make_partner(db) -> Callable[..., Partner]:
     def build(email: str | None = None, **fields: Any) -> Partner:
         partner = Partner(email=email or f"partner{next(counter)}@example.com", **fields)
         db.session.add(partner)
-        db.session.flush()
+        db.session.commit()
         return partner
 
     return build
@@ -261,7 +274,9 @@ def make_admin(db) -> Callable[..., AdminUser]:
     from contentflow.services import admins
 
     def build(email: str = "boss@example.com", password: str = ADMIN_PASSWORD) -> AdminUser:
-        return admins.create_admin(email, password)
+        admin = admins.create_admin(email, password)
+        db.session.commit()
+        return admin
 
     return build
 
@@ -276,7 +291,9 @@ def make_network(db) -> Callable[..., Network]:
     from contentflow.services import offers
 
     def build(name: str = "acme", secret: str = "s3cret-s3cret-s3cret") -> Network:
-        return offers.create_network(name, secret)
+        network = offers.create_network(name, secret)
+        db.session.commit()
+        return network
 
     return build
 
@@ -290,7 +307,9 @@ def make_offer(db, make_network) -> Callable[..., Offer]:
             network = offers.get_network_by_name("acme") or make_network("acme")
             network = network.name
         terms.setdefault("cpc_cents", 12)
-        return offers.create_offer(name, network, "https://acme.example.net/go?sub={subid}", **terms)
+        offer = offers.create_offer(name, network, "https://acme.example.net/go?sub={subid}", **terms)
+        db.session.commit()
+        return offer
 
     return build
 
@@ -300,7 +319,9 @@ def make_asset(db) -> Callable[..., Asset]:
     from contentflow.services import assets
 
     def build(title: str = "A video", **fields: Any) -> Asset:
-        return assets.create_asset(title, **fields)
+        asset = assets.create_asset(title, **fields)
+        db.session.commit()
+        return asset
 
     return build
 

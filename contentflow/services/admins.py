@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from contentflow.errors import Conflict, ValidationError
 from contentflow.extensions import db
-from contentflow.models import AdminUser
+from contentflow.models import AdminUser, Asset, AuditLog, Network, Offer, Partner
 from contentflow.models.base import utcnow
 from contentflow.security import check_password, hash_password
 from contentflow.services.partners import normalize_email
@@ -43,3 +43,20 @@ def authenticate(email: str, password: str) -> AdminUser | None:
     admin.last_login_at = utcnow()
     db.session.flush()
     return admin
+
+
+def overview(recent_count: int = 20) -> dict:
+    """What the admin home shows: ``counts`` of the core things and the ``recent`` audit entries."""
+
+    def count(model) -> int:
+        return db.session.scalar(select(func.count()).select_from(model))
+
+    return {
+        "counts": {
+            "partners": count(Partner),
+            "assets": count(Asset),
+            "offers": count(Offer),
+            "networks": count(Network),
+        },
+        "recent": db.session.scalars(select(AuditLog).order_by(AuditLog.id.desc()).limit(recent_count)).all(),
+    }

@@ -13,6 +13,7 @@ from contentflow.extensions import db
 from contentflow.models import MagicLinkToken, Partner
 from contentflow.models.base import utcnow
 from contentflow.security import hash_token, new_token
+from contentflow.services import partners
 
 
 def issue_token(partner: Partner) -> str:
@@ -29,6 +30,15 @@ def issue_token(partner: Partner) -> str:
     )
     db.session.flush()
     return token
+
+
+def issue_for_email(raw_email: str, *, locale: str, referrer_id: str | None = None) -> tuple[Partner, str]:
+    """Find or create the partner of ``raw_email`` and issue a token for them: ``(partner, token)``.
+
+    Raises ValidationError for a malformed address. Creates at most one partner per address.
+    """
+    partner = partners.get_or_create_partner(raw_email, locale=locale, referrer_id=referrer_id)
+    return partner, issue_token(partner)
 
 
 def login_url(token: str) -> str:

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from urllib.parse import urlsplit
+
+from flask import Blueprint, current_app, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
-from sqlalchemy import func, select
 
 from contentflow.auth import admin_required
 from contentflow.extensions import client_ip, db, limiter
 from contentflow.forms import AdminLoginForm
-from contentflow.models import Asset, AuditLog, Network, Offer, Partner
+from contentflow.htmx import redirect_to
 from contentflow.security import hash_ip
 from contentflow.services import admins, audit
 
@@ -22,8 +23,11 @@ def _login_email_key() -> str:
 
 
 def _safe_next(target: str | None) -> str:
-    """Only a local path: never an open redirect."""
-    if target and target.startswith("/admin") and not target.startswith("//"):
+    """Only a path inside the admin area: never an open redirect."""
+    target = target or ""
+    parts = urlsplit(target)
+    is_admin_path = parts.path == "/admin" or parts.path.startswith("/admin/")
+    if is_admin_path and not (parts.scheme or parts.netloc) and target.isprintable() and "\\" not in target:
         return target
     return url_for("admin.home")
 
@@ -49,30 +53,21 @@ def login():
     db.session.commit()
     logout_user()
     login_user(admin)
-    return redirect(_safe_next(request.args.get("next")), code=303)
+    return redirect_to(_safe_next(request.args.get("next")))
 
 
 @bp.post("/logout")
 @admin_required
 def logout():
     audit.record("admin.logout", admin=current_user, target_type="admin", target_id=current_user.id)
-    current_user.session_epoch += 1
+    current_user.session_epoch += 1  # every other cookie of this account stops working too
     db.session.commit()
     logout_user()
-    return redirect(url_for("admin.login"), code=303)
+    session.clear()
+    return redirect_to(url_for("admin.login"))
 
 
 @bp.get("/")
 @admin_required
 def home():
-    def count(model) -> int:
-        return db.session.scalar(select(func.count()).select_from(model))
-
-    counts = {
-        "partners": count(Partner),
-        "assets": count(Asset),
-        "offers": count(Offer),
-        "networks": count(Network),
-    }
-    recent = db.session.scalars(select(AuditLog).order_by(AuditLog.id.desc()).limit(20)).all()
-    return render_template("admin/home.html", counts=counts, recent=recent)
+    return render_template("admin/home.html", **admins.overview())

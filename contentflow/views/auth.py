@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, make_response, render_template, request, session, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
-from contentflow.errors import DomainError
+from contentflow.errors import ValidationError
 from contentflow.extensions import db, limiter
 from contentflow.forms import MagicLinkForm, TokenForm
-from contentflow.htmx import render_page_or_partial
+from contentflow.htmx import redirect_to, render_page_or_partial
 from contentflow.jobs import deliver_email
 from contentflow.queueing import enqueue_after_commit
-from contentflow.services import magic_links, partners
+from contentflow.services import magic_links
 from contentflow.services.mail import Message
 
 bp = Blueprint("auth", __name__)
@@ -38,22 +38,21 @@ def request_link():
     form = MagicLinkForm()
     if form.validate_on_submit():
         try:
-            email = partners.normalize_email(form.email.data)
-        except DomainError as error:
+            partner, token = magic_links.issue_for_email(
+                form.email.data, locale=str(get_locale() or "fr"), referrer_id=session.get("ref")
+            )
+        except ValidationError as error:
             form.email.errors = [error.message]
         else:
-            partner = partners.get_or_create_partner(
-                email, locale=str(get_locale() or "fr"), referrer_id=session.pop("ref", None)
-            )
-            token = magic_links.issue_token(partner)
+            session.pop("ref", None)
             enqueue_after_commit(
                 deliver_email,
                 magic_link_message(partner.email, magic_links.login_url(token)).as_dict(),
-                description="deliver_email(magic_link)",
+                description="deliver_email(magic_link)",  # RQ logs descriptions: never the token
             )
             db.session.commit()
             # The same answer whether the e-mail was known or not.
-            return render_page_or_partial("auth/link_sent.html", "auth/_link_sent.html", email=email)
+            return render_page_or_partial("auth/link_sent.html", "auth/_link_sent.html", email=partner.email)
     return render_page_or_partial("auth/landing.html", "auth/_magic_form.html", status=400, form=form)
 
 
@@ -77,21 +76,21 @@ def magic_link_message(email: str, url: str) -> Message:
 def confirm_login():
     token = request.args.get("token", "")
     magic_links.check_token(token)  # raises 400/410 with a clear page; burns nothing
-    return render_template("auth/confirm.html", form=TokenForm(token=token))
+    response = make_response(render_template("auth/confirm.html", form=TokenForm(token=token)))
+    response.headers["Cache-Control"] = "no-store"  # the page holds the token: no cache may keep it
+    return response
 
 
 @bp.post("/partner/login")
 def login():
     form = TokenForm()
     if not form.validate_on_submit():
-        return render_template(
-            "errors/error.html", status=400, message=_("This sign-in link is not valid.")
-        ), 400
+        raise ValidationError(_("This sign-in link is not valid."), code="invalid_token")
     partner = magic_links.redeem_token(form.token.data)
     db.session.commit()
     logout_user()
     login_user(partner)
-    return redirect(url_for("partner.portal"), code=303)
+    return redirect_to(url_for("partner.portal"))
 
 
 @bp.post("/partner/logout")
@@ -101,4 +100,4 @@ def logout():
         db.session.commit()
     logout_user()
     session.clear()
-    return redirect(url_for("auth.landing"), code=303)
+    return redirect_to(url_for("auth.landing"))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, redirect, render_template, url_for
+from flask import Blueprint, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
@@ -11,6 +11,7 @@ from contentflow.auth import partner_required
 from contentflow.errors import ValidationError
 from contentflow.extensions import db
 from contentflow.forms import LocaleForm
+from contentflow.htmx import redirect_to
 from contentflow.models import ShortLink
 from contentflow.services import partners
 
@@ -36,4 +37,4 @@ def set_locale():
         raise ValidationError(_("This language is not available."), code="invalid_locale")
     partners.set_locale(current_user, form.locale.data)
     db.session.commit()
-    return redirect(url_for("partner.portal"), code=303)
+    return redirect_to(url_for("partner.portal"))

@@ -59,7 +59,17 @@ def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Iterator[None]:
 
 
 @pytest.fixture
-def cf_site(committed: Any, app: Flask, request: pytest.FixtureRequest) -> LiveSite:
+def server_name_guard(app: Flask) -> Iterator[None]:
+    """pytest-flask's live_server "restores" SERVER_NAME to localhost.localdomain when it was unset,
+    which would move every later test client's cookies to that domain. Set up before the live server,
+    this puts the real value back after the live server's own teardown."""
+    server_name = app.config["SERVER_NAME"]
+    yield
+    app.config["SERVER_NAME"] = server_name
+
+
+@pytest.fixture
+def cf_site(server_name_guard: None, committed: Any, app: Flask, request: pytest.FixtureRequest) -> LiveSite:
     """The app served over real HTTP by pytest-flask's ``live_server`` (started here, stopped after)."""
     # The server is a fork of this process: a pooled connection it inherited would be shared by both
     # processes and corrupt the protocol. Emptying the pool first gives the child none.
