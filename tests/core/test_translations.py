@@ -29,9 +29,7 @@ def test_every_message_in_the_code_has_a_french_translation():
         message[2] if isinstance(message[2], str) else message[2][0]
         for message in extract_from_dir(str(ROOT), METHODS, keywords=KEYWORDS)
     }
-    untranslated = sorted(
-        msgid for msgid in found if not (catalog.get(msgid) and catalog.get(msgid).string)
-    )
+    untranslated = sorted(msgid for msgid in found if not (catalog.get(msgid) and catalog.get(msgid).string))
     assert untranslated == [], "run pybabel extract/update and translate: see README, Translations"
 
 
