@@ -128,6 +128,19 @@ class IsolatedClient(FlaskClient):
     for the test, and a request reusing its app context would share ``g`` (and flask-login's cached
     user) with the test and with earlier requests."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Tests read English messages; the French default is tested with `browser_language(None)`.
+        self.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+
+    def browser_language(self, value: str | None) -> IsolatedClient:
+        """Send ``value`` as Accept-Language from now on (None: send none)."""
+        if value is None:
+            self.environ_base.pop("HTTP_ACCEPT_LANGUAGE", None)
+        else:
+            self.environ_base["HTTP_ACCEPT_LANGUAGE"] = value
+        return self
+
     def open(self, *args: Any, **kwargs: Any):
         return contextvars.Context().run(super().open, *args, **kwargs)
 

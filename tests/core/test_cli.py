@@ -7,6 +7,7 @@ from decimal import Decimal
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from flask_babel import force_locale
 from sqlalchemy import func, select, text
 
 from contentflow.extensions import db as _db
@@ -43,7 +44,9 @@ def cli(app, db):
 
     def invoke(*args: str, input: str | None = None):
         db.session.commit()
-        return runner.invoke(args=list(args), input=input)
+        # The CLI speaks DEFAULT_LOCALE (French); these tests read its English messages.
+        with force_locale("en"):
+            return runner.invoke(args=list(args), input=input)
 
     return invoke
 

@@ -405,7 +405,7 @@ def test_portal_is_french_without_accept_language(partner_client):
 
 
 def test_landing_is_french_without_accept_language(client, db):
-    assert lang_of(client.get("/partners")) == "fr"
+    assert lang_of(client.browser_language(None).get("/partners")) == "fr"
 
 
 def test_landing_follows_accept_language_english(client, db):

@@ -44,7 +44,7 @@ def test_compiled_catalog_matches_the_po_file():
 
 
 def test_landing_is_in_french_without_accept_language(client, db):
-    page = client.get("/partners").get_data(as_text=True)
+    page = client.browser_language(None).get("/partners").get_data(as_text=True)
     assert '<html lang="fr">' in page
     assert "Recevoir mon lien de connexion" in page
 
@@ -56,7 +56,7 @@ def test_landing_is_in_english_for_a_browser_asking_for_english(client, db):
 
 
 def test_portal_greets_the_partner_in_french_by_default(client, partner, db):
-    sign_in(client, partner)
+    sign_in(client.browser_language(None), partner)
     assert "Bonjour Pat" in client.get("/partner/portal").get_data(as_text=True)
 
 

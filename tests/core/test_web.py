@@ -144,7 +144,8 @@ def test_database_error_renders_the_500_page_for_a_signed_in_partner(make_app, p
     sign_in(client, partner)
     response = client.get("/boom")
     assert response.status_code == 500
-    assert "Something went wrong on our side." in response.get_data(as_text=True)
+    # The signed-in partner's saved language (French) wins over the client's Accept-Language.
+    assert "Un problème est survenu de notre côté." in response.get_data(as_text=True)
 
 
 # --- htmx and redirects --------------------------------------------------------------------------------
