@@ -14,6 +14,11 @@ def to_cents(amount: Decimal) -> int:
     return int((amount / CENT).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
+def share_cents(amount_cents: int, bps: int) -> int:
+    """``bps`` basis points of ``amount_cents``, rounded half-up to the cent (same rule as ``to_cents``)."""
+    return int((Decimal(amount_cents) * bps / 10000).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
 def from_cents(cents: int) -> Decimal:
     return (Decimal(cents) * CENT).quantize(CENT)
 

@@ -4,6 +4,7 @@ from contentflow.models.asset import Asset
 from contentflow.models.assignment import Assignment
 from contentflow.models.audit import AuditLog
 from contentflow.models.conversion import Conversion
+from contentflow.models.fx import FxRate
 from contentflow.models.hold import Hold
 from contentflow.models.ledger import LedgerEntry
 from contentflow.models.offer import Network, Offer
@@ -11,6 +12,7 @@ from contentflow.models.outbox import DevOutboxMessage
 from contentflow.models.partner import AdminUser, MagicLinkToken, Partner
 from contentflow.models.partner_account import PartnerAccount
 from contentflow.models.payout import Payout
+from contentflow.models.postback_log import PostbackLog
 from contentflow.models.short_link import Click, ShortLink
 
 __all__ = [
@@ -21,6 +23,7 @@ __all__ = [
     "Click",
     "Conversion",
     "DevOutboxMessage",
+    "FxRate",
     "Hold",
     "LedgerEntry",
     "MagicLinkToken",
@@ -29,5 +32,6 @@ __all__ = [
     "Partner",
     "PartnerAccount",
     "Payout",
+    "PostbackLog",
     "ShortLink",
 ]

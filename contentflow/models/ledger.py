@@ -39,4 +39,6 @@ class LedgerEntry(db.Model):
     conversion_id: Mapped[int | None] = mapped_column(ForeignKey("conversions.id", ondelete="RESTRICT"))
     payout_id: Mapped[int | None] = mapped_column(ForeignKey("payouts.id", ondelete="RESTRICT"))
     memo: Mapped[str] = mapped_column(String(500), default="")
+    #: The admin who made an ``adjustment`` (its reason is the memo).
+    admin_user_id: Mapped[int | None] = mapped_column(ForeignKey("admin_users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -20,6 +20,13 @@ class Network(db.Model):
     name: Mapped[str] = mapped_column(String(64), unique=True)
     #: Shared secret of its postbacks (``token=`` or HMAC key), encrypted at rest.
     secret: Mapped[str] = mapped_column(EncryptedText)
+    #: The secret before the last rotation, still accepted until ``previous_secret_expires_at``.
+    previous_secret: Mapped[str | None] = mapped_column(EncryptedText)
+    previous_secret_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: Comma-separated IPs or CIDR networks postbacks may come from; None accepts any address.
+    allowed_ips: Mapped[str | None] = mapped_column(String(1000))
+    #: Largest commission one postback may report, in EUR cents (an "absurd" amount above it is refused).
+    max_amount_cents: Mapped[int] = mapped_column(BigInteger, default=1_000_000, server_default="1000000")
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from contentflow.extensions import db
 from contentflow.models.base import BigIntId, UTCDateTime, utcnow
-from contentflow.security import new_short_id
+from contentflow.security import EncryptedText, new_short_id
 
 PARTNER_STATUSES = ("active", "suspended")
 LOCALES = ("fr", "en")
@@ -35,6 +35,10 @@ class Partner(UserMixin, db.Model):
     referrer_id: Mapped[str | None] = mapped_column(ForeignKey("partners.id", ondelete="SET NULL"))
     #: Bumped at sign-out: every session cookie issued before stops working.
     session_epoch: Mapped[int] = mapped_column(Integer, default=0)
+    #: Preferred payout method (one of ``PAYOUT_METHODS``) and its details, encrypted at rest.
+    payout_method: Mapped[str | None] = mapped_column(String(16))
+    payout_paypal_email: Mapped[str | None] = mapped_column(EncryptedText)
+    payout_iban: Mapped[str | None] = mapped_column(EncryptedText)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

@@ -28,6 +28,10 @@ class Payout(db.Model):
     details_masked: Mapped[str] = mapped_column(String(120), default="")
     status: Mapped[str] = mapped_column(String(16), default="requested")
     reference: Mapped[str | None] = mapped_column(String(120))
+    #: Why an admin rejected it, shown to the partner.
+    note: Mapped[str | None] = mapped_column(String(500))
+    #: Set on payouts the weekly job proposed (``weekly:<iso week>:<partner>``): proposing twice is impossible.
+    proposal_key: Mapped[str | None] = mapped_column(String(64), unique=True)
     decided_by_admin_id: Mapped[int | None] = mapped_column(ForeignKey("admin_users.id", ondelete="SET NULL"))
     requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
