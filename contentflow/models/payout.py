@@ -30,7 +30,7 @@ class Payout(db.Model):
     reference: Mapped[str | None] = mapped_column(String(120))
     #: Why an admin rejected it, shown to the partner.
     note: Mapped[str | None] = mapped_column(String(500))
-    #: Set on payouts the weekly job proposed (``weekly:<iso week>:<partner>``): proposing twice is impossible.
+    #: Set on payouts the weekly job proposed (``weekly:<iso week>:<partner>``): never proposed twice.
     proposal_key: Mapped[str | None] = mapped_column(String(64), unique=True)
     decided_by_admin_id: Mapped[int | None] = mapped_column(ForeignKey("admin_users.id", ondelete="SET NULL"))
     requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
