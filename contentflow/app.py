@@ -176,12 +176,16 @@ def select_locale() -> str:
 
 
 def register_core_blueprints(app: Flask) -> None:
-    from contentflow.views import admin, auth, health, partner
+    from contentflow.plugin import CORE_NAV_KEY
+    from contentflow.views import admin, admin_money, admin_tracking, auth, health, links, partner, postback
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(partner.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(links.bp)
+    app.register_blueprint(postback.bp)
+    app.extensions[CORE_NAV_KEY] = [*admin_tracking.NAV, *admin_money.NAV]
     if not app.config["IS_PRODUCTION"]:
         from contentflow.views import dev
 

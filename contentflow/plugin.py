@@ -185,12 +185,17 @@ def plugin_registry(app: Flask | None = None) -> PluginRegistry:
     return (app or current_app).extensions["contentflow.plugins"]
 
 
+CORE_NAV_KEY = "contentflow.core_nav"
+
+
 def nav_items(audience: str, app: Flask | None = None) -> list[NavItem]:
-    """Menu entries of the enabled plugins for ``audience``, in menu order."""
-    items = [
+    """Menu entries for ``audience``: the core's own (always on), then the enabled plugins', in order."""
+    app = app or current_app
+    core = [item for item in app.extensions.get(CORE_NAV_KEY, ()) if item.audience == audience]
+    plugin_items = [
         item
         for plugin in plugin_registry(app).enabled.values()
         for item in plugin.nav
         if item.audience == audience
     ]
-    return sorted(items, key=lambda item: item.order)
+    return sorted([*core, *plugin_items], key=lambda item: item.order)

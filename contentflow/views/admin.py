@@ -71,3 +71,7 @@ def logout():
 @admin_required
 def home():
     return render_template("admin/home.html", **admins.overview())
+
+
+# Admin pages of tracking and money live in their own modules, on this blueprint.
+from contentflow.views import admin_money, admin_tracking  # noqa: E402, F401
