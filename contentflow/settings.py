@@ -158,6 +158,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("MAGIC_LINK_LIMIT_PER_EMAIL", parse_rate_limit, "5 per 15 minutes"),
     Setting("MAGIC_LINK_LIMIT_PER_IP", parse_rate_limit, "30 per hour"),
     Setting("ADMIN_LOGIN_LIMIT", parse_rate_limit, "10 per 15 minutes"),
+    # --- tracking
+    Setting("CLICK_REPEAT_WINDOW_MINUTES", parse_int, 60),
+    Setting("CLICK_FLUSH_BATCH_SIZE", parse_int, 1000),
+    Setting("NETWORK_SECRET_OVERLAP_HOURS", parse_int, 72),
     # --- feature flags
     Setting("FEATURE_BYOP", parse_bool, True),
     Setting("FEATURE_BYOP_PUBLISH", parse_bool, True),

@@ -190,7 +190,7 @@ def test_email_job_description_does_not_carry_the_token(client, app, db):
     request_link(client, "pat@example.com")
     token = sent_token(app)
     job = queued_email_jobs(app)[0]
-    assert job.func_name == "contentflow.jobs.deliver_email"
+    assert job.func_name == "contentflow.jobs.accounts.deliver_email"
     assert job.origin == "email"
     assert token not in job.description
     assert job.args[0]["to"] == "pat@example.com"

@@ -161,7 +161,7 @@ def test_job_enqueued_after_commit_waits_for_the_commit(app, committed):
     enqueue_after_commit(purge_expired_magic_links)
     assert queue.count == 0
     committed.session.commit()
-    assert [job.func_name for job in queue.jobs] == ["contentflow.jobs.purge_expired_magic_links"]
+    assert [job.func_name for job in queue.jobs] == ["contentflow.jobs.accounts.purge_expired_magic_links"]
 
 
 def test_job_enqueued_after_commit_is_dropped_by_a_rollback(app, committed):

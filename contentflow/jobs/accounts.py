@@ -1,4 +1,4 @@
-"""Core job functions, run by RQ workers (or ``flask jobs run NAME``). Each returns what it did."""
+"""Account jobs: e-mail delivery and sign-in token clean-up."""
 
 from __future__ import annotations
 
@@ -39,5 +39,5 @@ def purge_expired_magic_links() -> str:
     return f"purged {count} sign-in tokens"
 
 
-CORE_JOBS = (deliver_email, purge_expired_magic_links)
-CORE_SCHEDULES = (Schedule(purge_expired_magic_links, every=timedelta(hours=1)),)
+JOBS = (deliver_email, purge_expired_magic_links)
+SCHEDULES = (Schedule(purge_expired_magic_links, every=timedelta(hours=1)),)
