@@ -185,7 +185,7 @@ def register_core_blueprints(app: Flask) -> None:
     app.register_blueprint(health.bp)
     app.register_blueprint(links.bp)
     app.register_blueprint(postback.bp)
-    app.extensions[CORE_NAV_KEY] = [*admin_tracking.NAV, *admin_money.NAV]
+    app.extensions[CORE_NAV_KEY] = [*partner.NAV, *admin_tracking.NAV, *admin_money.NAV]
     if not app.config["IS_PRODUCTION"]:
         from contentflow.views import dev
 

@@ -39,6 +39,8 @@ class Partner(UserMixin, db.Model):
     payout_method: Mapped[str | None] = mapped_column(String(16))
     payout_paypal_email: Mapped[str | None] = mapped_column(EncryptedText)
     payout_iban: Mapped[str | None] = mapped_column(EncryptedText)
+    #: The bank account holder's name, as a transfer needs it (encrypted at rest like the IBAN).
+    payout_account_holder: Mapped[str | None] = mapped_column(EncryptedText)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

@@ -54,6 +54,7 @@ def upgrade():
 
     with op.batch_alter_table('clicks', schema=None) as batch_op:
         batch_op.add_column(sa.Column('cpc_cents', sa.BigInteger(), nullable=True))
+        batch_op.create_index('ix_clicks_created', ['created_at'], unique=False)
 
     with op.batch_alter_table('ledger_entries', schema=None) as batch_op:
         batch_op.add_column(sa.Column('admin_user_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True))
@@ -69,6 +70,7 @@ def upgrade():
         batch_op.add_column(sa.Column('payout_method', sa.String(length=16), nullable=True))
         batch_op.add_column(sa.Column('payout_paypal_email', contentflow.security.EncryptedText(), nullable=True))
         batch_op.add_column(sa.Column('payout_iban', contentflow.security.EncryptedText(), nullable=True))
+        batch_op.add_column(sa.Column('payout_account_holder', contentflow.security.EncryptedText(), nullable=True))
 
     with op.batch_alter_table('payouts', schema=None) as batch_op:
         batch_op.add_column(sa.Column('note', sa.String(length=500), nullable=True))
@@ -86,6 +88,7 @@ def downgrade():
         batch_op.drop_column('note')
 
     with op.batch_alter_table('partners', schema=None) as batch_op:
+        batch_op.drop_column('payout_account_holder')
         batch_op.drop_column('payout_iban')
         batch_op.drop_column('payout_paypal_email')
         batch_op.drop_column('payout_method')
@@ -101,6 +104,7 @@ def downgrade():
         batch_op.drop_column('admin_user_id')
 
     with op.batch_alter_table('clicks', schema=None) as batch_op:
+        batch_op.drop_index('ix_clicks_created')
         batch_op.drop_column('cpc_cents')
 
     with op.batch_alter_table('postback_log', schema=None) as batch_op:
