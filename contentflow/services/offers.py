@@ -1,10 +1,14 @@
-"""Affiliate networks and offers."""
+"""Affiliate networks (secrets and their rotation, IP allowlist, amount cap) and their offers."""
 
 from __future__ import annotations
 
+import ipaddress
+import secrets
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from urllib.parse import urlsplit
 
+from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import select
 
@@ -118,11 +122,139 @@ def get_offer_by_name(name: str) -> Offer:
 
 
 def euros_to_cents(raw: str) -> int:
-    """``0.12`` -> 12, with the ledger's rounding. Raises ValidationError (not a finite amount)."""
+    """``0.12`` -> 12, with the ledger's rounding. Raises ValidationError (not a finite amount, or over a
+    billion euros)."""
     try:
         amount = Decimal(raw.strip())
     except InvalidOperation:
         raise ValidationError(_("Not an amount: %(raw)s", raw=raw)) from None
-    if not amount.is_finite():
+    # Beyond a billion euros is a typo, and past Decimal's exact range the rounding itself would fail.
+    if not amount.is_finite() or abs(amount) > 1_000_000_000:
         raise ValidationError(_("Not an amount: %(raw)s", raw=raw))
     return to_cents(amount)
+
+
+# --- networks: secrets, allowlist, cap, switch ----------------------------------------------------------
+
+#: Largest ``allowed_ips`` text (the column's length).
+MAX_ALLOWLIST_LENGTH = 1000
+
+
+def new_network_secret() -> str:
+    """A fresh postback secret (256 random bits, URL-safe so it fits a ``token=`` parameter)."""
+    return secrets.token_urlsafe(32)
+
+
+def get_network(network_id: int) -> Network:
+    """The network with this id. Raises NotFound."""
+    network = db.session.get(Network, network_id)
+    if network is None:
+        raise NotFound(_("No such network."), code="unknown_network")
+    return network
+
+
+def list_networks() -> list[Network]:
+    """Every network, by name."""
+    return list(db.session.scalars(select(Network).order_by(Network.name)))
+
+
+def rotate_network_secret(network: Network, now: datetime | None = None) -> str:
+    """Give ``network`` a new secret and return it (shown once, stored encrypted). The old one stays valid
+    for ``NETWORK_SECRET_OVERLAP_HOURS`` so the network can switch without losing postbacks; a second
+    rotation within that window drops the oldest secret. Not idempotent: each call makes a new secret."""
+    now = now or datetime.now(UTC)
+    hours = current_app.config["NETWORK_SECRET_OVERLAP_HOURS"]
+    secret = new_network_secret()
+    network.previous_secret = network.secret
+    network.previous_secret_expires_at = now + timedelta(hours=hours)
+    network.secret = secret
+    db.session.flush()
+    return secret
+
+
+def accepted_secrets(network: Network, now: datetime | None = None) -> list[str]:
+    """The secrets a postback of ``network`` may use now: the current one, and the previous one until
+    its overlap window ends."""
+    now = now or datetime.now(UTC)
+    accepted = [network.secret]
+    expires_at = network.previous_secret_expires_at
+    if network.previous_secret and expires_at is not None and now < expires_at:
+        accepted.append(network.previous_secret)
+    return accepted
+
+
+def parse_allowlist(raw: str) -> str | None:
+    """IPs or CIDR networks separated by commas, spaces or new lines -> the stored text (None when empty:
+    any address). Raises ValidationError naming the first bad entry."""
+    entries = raw.replace(",", " ").split()
+    if not entries:
+        return None
+    normalized = []
+    for entry in entries:
+        try:
+            normalized.append(str(ipaddress.ip_network(entry, strict=False)))
+        except ValueError:
+            raise ValidationError(
+                _("Not an IP address or network: %(entry)s", entry=entry[:60]), code="bad_allowlist"
+            ) from None
+    text = ",".join(normalized)
+    if len(text) > MAX_ALLOWLIST_LENGTH:
+        raise ValidationError(
+            _("The allowlist is longer than %(n)d characters.", n=MAX_ALLOWLIST_LENGTH), code="bad_allowlist"
+        )
+    return text
+
+
+def is_ip_allowed(network: Network, ip: str) -> bool:
+    """Whether a postback of ``network`` may come from ``ip`` (no allowlist: any address)."""
+    if not network.allowed_ips:
+        return True
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return False
+    return any(address in ipaddress.ip_network(entry) for entry in network.allowed_ips.split(","))
+
+
+def configure_network(network: Network, allowlist: str, max_amount_eur: str) -> Network:
+    """Set the IP allowlist (empty: any address) and the largest commission one postback may report.
+
+    Raises ValidationError (bad address, cap not above 0)."""
+    allowed_ips = parse_allowlist(allowlist)
+    max_amount_cents = euros_to_cents(max_amount_eur)
+    if max_amount_cents <= 0:
+        raise ValidationError(_("The largest amount is an amount in euros above 0."), code="bad_cap")
+    network.allowed_ips = allowed_ips
+    network.max_amount_cents = max_amount_cents
+    db.session.flush()
+    return network
+
+
+def set_network_active(network: Network, is_active: bool) -> Network:
+    """Switch a network on or off; an inactive network's postbacks are refused (403). Idempotent."""
+    network.is_active = is_active
+    db.session.flush()
+    return network
+
+
+# --- offers ---------------------------------------------------------------------------------------------
+
+
+def get_offer(offer_id: int) -> Offer:
+    """The offer with this id. Raises NotFound."""
+    offer = db.session.get(Offer, offer_id)
+    if offer is None:
+        raise NotFound(_("No such offer."), code="unknown_offer")
+    return offer
+
+
+def list_offers() -> list[Offer]:
+    """Every offer with its network, active ones first, by name."""
+    return list(db.session.scalars(select(Offer).order_by(Offer.is_active.desc(), Offer.name)))
+
+
+def set_offer_active(offer: Offer, is_active: bool) -> Offer:
+    """Switch an offer on or off. Idempotent."""
+    offer.is_active = is_active
+    db.session.flush()
+    return offer
