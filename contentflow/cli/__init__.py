@@ -31,7 +31,7 @@ def domain_errors(command: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def register_cli(app: Flask) -> None:
-    from contentflow.cli import catalog, demo, people
+    from contentflow.cli import catalog, demo, people, tracking
     from contentflow.queueing import commands as queue_commands
 
     for group in (
@@ -40,6 +40,7 @@ def register_cli(app: Flask) -> None:
         catalog.networks,
         catalog.offers,
         catalog.assets,
+        tracking.links,
         queue_commands.jobs,
         queue_commands.rq,
     ):

@@ -1,15 +1,61 @@
-"""Short links: one random code per partner x asset, created on demand."""
+"""Short links: one random code per partner x asset, created on demand, and what a visit resolves to."""
 
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
+from functools import lru_cache
+from urllib.parse import quote
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from contentflow.extensions import db
-from contentflow.models import ShortLink
+from contentflow.models import Asset, Offer, Partner, ShortLink
+from contentflow.services.offers import SUBID_MACRO
+
+#: An asset in one of these states sends nobody anywhere: its link answers 404.
+UNSERVED_ASSET_STATUSES = ("failed", "quarantined")
+
+
+@dataclass(frozen=True, slots=True)
+class LinkTarget:
+    """Everything a visit of a short link needs, read in one query: who earns, and where to send."""
+
+    link_id: int
+    code: str
+    partner_id: str
+    asset_id: str
+    offer_id: int
+    #: The offer's CPC now, in EUR cents (None: the offer pays no CPC).
+    cpc_cents: int | None
+    url_template: str
+
+
+@lru_cache(maxsize=1)
+def _servable_targets() -> Select:
+    """Links whose asset is served and whose offer is active: the only ones a visit may follow. Built
+    once: statement construction costs more than the query on the hot path."""
+    return (
+        select(
+            ShortLink.id,
+            ShortLink.code,
+            ShortLink.partner_id,
+            ShortLink.asset_id,
+            Offer.id,
+            Offer.cpc_cents,
+            Offer.url_template,
+        )
+        .join(Asset, Asset.id == ShortLink.asset_id)
+        .join(Offer, Offer.id == Asset.offer_id)
+        .where(Asset.status.not_in(UNSERVED_ASSET_STATUSES), Offer.is_active.is_(True))
+    )
+
+
+@lru_cache(maxsize=1)
+def _by_code() -> Select:
+    return _servable_targets().where(ShortLink.code == bindparam("code"))
 
 
 def new_code() -> str:
@@ -37,3 +83,37 @@ def get_or_create_link(partner_id: str, asset_id: str) -> ShortLink:
 def short_url(link: ShortLink) -> str:
     """Absolute URL from ``PUBLIC_BASE_URL``."""
     return f"{current_app.config['PUBLIC_BASE_URL']}/l/{link.code}"
+
+
+def resolve_code(code: str) -> LinkTarget | None:
+    """The target of ``/l/<code>`` in one query; None when the code is unknown, the asset failed or is
+    quarantined, or its offer is missing or inactive (all answer 404). Reads only."""
+    row = db.session.execute(_by_code(), {"code": code}).first()
+    return LinkTarget(*row) if row is not None else None
+
+
+def resolve_asset_link(asset_id: str, partner_id: str) -> LinkTarget | None:
+    """The seeds' ``/l/<asset_id>?pid=<partner_id>``: the partner's link for the asset, created when
+    both exist and the asset is neither failed nor quarantined. Never creates a partner. Returns None
+    as ``resolve_code`` does; the caller commits when a link was created. Idempotent."""
+    query = _servable_targets().where(ShortLink.asset_id == asset_id, ShortLink.partner_id == partner_id)
+    row = db.session.execute(query).first()
+    if row is None:
+        status = db.session.scalar(select(Asset.status).where(Asset.id == asset_id))
+        if status in (None, *UNSERVED_ASSET_STATUSES) or db.session.get(Partner, partner_id) is None:
+            return None
+        get_or_create_link(partner_id, asset_id)
+        row = db.session.execute(query).first()
+    return LinkTarget(*row) if row is not None else None
+
+
+def subid_of(target: LinkTarget, click_id: str) -> str:
+    """``partner:asset:click``: how a network's postback names the click it pays for. 36 characters
+    (10 + 1 + 10 + 1 + 14): networks cap a subid at 64."""
+    return f"{target.partner_id}:{target.asset_id}:{click_id}"
+
+
+def destination_url(target: LinkTarget, click_id: str) -> str:
+    """The offer URL with ``{subid}`` filled in (percent-encoded; ``:`` is allowed in a query). The
+    destination only ever comes from the database, never from the request."""
+    return target.url_template.replace(SUBID_MACRO, quote(subid_of(target, click_id), safe=":"))
