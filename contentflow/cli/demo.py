@@ -15,12 +15,23 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import func, select
 
+from contentflow.errors import DomainError
 from contentflow.extensions import db
-from contentflow.models import AdminUser, Asset, Click, Conversion, LedgerEntry, Network, Offer
+from contentflow.models import AdminUser, Asset, Click, Conversion, Network, Offer, Partner
 from contentflow.models.base import utcnow
-from contentflow.money import from_cents, to_cents
 from contentflow.security import hash_ip
-from contentflow.services import admins, assets, audit, links, partners
+from contentflow.services import (
+    admins,
+    assets,
+    audit,
+    fx,
+    ledger,
+    links,
+    partners,
+    payout_details,
+    payouts,
+    postbacks,
+)
 from contentflow.services.offers import create_network, create_offer
 from contentflow.settings import development_secret
 
@@ -37,7 +48,7 @@ DEMO_ASSETS = (
 @click.command("demo")
 @with_appcontext
 def demo() -> None:
-    """Create demo partners, offers, assets, links, clicks and conversions (idempotent)."""
+    """Create demo partners, offers, assets, links, clicks, sales, earnings and a payout (idempotent)."""
     if current_app.config["IS_PRODUCTION"]:
         raise click.ClickException("flask demo is refused in production")
     instance_dir = Path(current_app.instance_path)
@@ -70,38 +81,13 @@ def demo() -> None:
 
     people = [partners.get_or_create_partner(email) for email in DEMO_PARTNERS]
     people[0].display_name = people[0].display_name or "Demo Partner"
-    rng = random.Random(42)  # noqa: S311 - demo figures, not security
-    now = utcnow()
-    made_clicks = made_conversions = 0
-    for p_index, partner in enumerate(people):
-        for a_index, asset in enumerate(demo_assets):
-            link = links.get_or_create_link(partner.id, asset.id)
-            for n in range(rng.randint(3, 12)):
-                click_id = f"demo{p_index}{a_index}{n:02d}"
-                hours_ago = rng.randint(1, 24 * 7)  # drawn every run, so a re-run sees the same figures
-                if db.session.get(Click, click_id) is not None:
-                    continue
-                is_bot = n % 9 == 8
-                db.session.add(
-                    Click(
-                        id=click_id,
-                        short_link_id=link.id,
-                        partner_id=partner.id,
-                        asset_id=asset.id,
-                        offer_id=asset.offer_id,
-                        created_at=now - timedelta(hours=hours_ago),
-                        ip_hash=hash_ip(f"198.51.100.{n}"),
-                        visitor_hash=hash_ip(f"198.51.100.{n}|demo"),
-                        user_agent="Googlebot/2.1" if is_bot else "Mozilla/5.0 (demo)",
-                        is_bot=is_bot,
-                        is_billable=not is_bot,
-                        not_billable_reason="bot" if is_bot else None,
-                    )
-                )
-                made_clicks += 1
-            made_conversions += _demo_conversion(network, asset, partner, f"demo-{p_index}-{a_index}", rng)
+    made_clicks = _demo_clicks(people, demo_assets)
     db.session.flush()
-    _demo_click_earnings(people, offer_cpc)
+    for currency, rate in (("USD", "0.92"), ("GBP", "1.17")):
+        if fx.get_rate(currency) is None:
+            fx.set_rate(currency, rate)
+    made_conversions = _demo_postbacks(network, people, demo_assets)
+    _demo_money(people)
     db.session.flush()
     if _row_count() != rows_before:
         audit.record(
@@ -127,63 +113,91 @@ def _offer(name: str, url: str, **terms) -> Offer:
     return offer or create_offer(name, "demo-network", url, **terms)
 
 
-def _demo_conversion(network: Network, asset: Asset, partner, txn_id: str, rng: random.Random) -> int:
-    """One confirmed sale per partner x revenue-share asset, credited at the offer's share."""
-    offer = asset.offer
-    amount_cents = rng.randint(800, 4000)
-    if offer is None or offer.revshare_bps is None:
-        return 0
-    if db.session.scalar(
-        select(Conversion.id).where(Conversion.network_id == network.id, Conversion.txn_id == txn_id)
-    ):
-        return 0
-    conversion = Conversion(
-        network_id=network.id,
-        txn_id=txn_id,
-        partner_id=partner.id,
-        asset_id=asset.id,
-        offer_id=offer.id,
-        subid=f"{partner.id}:{asset.id}:demo",
-        status="confirmed",
-        amount_minor=amount_cents,
-        currency="EUR",
-        amount_eur_cents=amount_cents,
-        fx_rate="1",
-    )
-    db.session.add(conversion)
-    db.session.flush()
-    share = to_cents(from_cents(amount_cents) * offer.revshare_bps / 10000)
-    db.session.add(
-        LedgerEntry(
-            partner_id=partner.id,
-            kind="conversion_share",
-            amount_cents=share,
-            idempotency_key=f"demo:conv:{txn_id}",
-            conversion_id=conversion.id,
-            memo=f"{offer.name} sale {txn_id}",
-        )
-    )
-    return 1
-
-
-def _demo_click_earnings(people, offer: Offer) -> None:
-    """Billable demo clicks on the CPC offer, credited in one entry per partner."""
-    for partner in people:
-        key = f"demo:clicks:{partner.id}"
-        if db.session.scalar(select(LedgerEntry.id).where(LedgerEntry.idempotency_key == key)):
-            continue
-        billable = db.session.scalars(
-            select(Click.id).where(
-                Click.partner_id == partner.id, Click.offer_id == offer.id, Click.is_billable.is_(True)
-            )
-        ).all()
-        if billable:
-            db.session.add(
-                LedgerEntry(
-                    partner_id=partner.id,
-                    kind="click_earnings",
-                    amount_cents=len(billable) * (offer.cpc_cents or 0),
-                    idempotency_key=key,
-                    memo=f"{len(billable)} demo clicks on {offer.name}",
+def _demo_clicks(people: list[Partner], demo_assets: list[Asset]) -> int:
+    """A week of clicks per partner x asset, a few of them bots; fixed ids, so a re-run adds none."""
+    rng = random.Random(42)  # noqa: S311 - demo figures, not security
+    now = utcnow()
+    made = 0
+    for p_index, partner in enumerate(people):
+        for a_index, asset in enumerate(demo_assets):
+            link = links.get_or_create_link(partner.id, asset.id)
+            for n in range(rng.randint(3, 12)):
+                click_id = f"demo{p_index}{a_index}{n:02d}"
+                hours_ago = rng.randint(1, 24 * 7)  # drawn every run, so a re-run sees the same figures
+                if db.session.get(Click, click_id) is not None:
+                    continue
+                is_bot = n % 9 == 8
+                db.session.add(
+                    Click(
+                        id=click_id,
+                        short_link_id=link.id,
+                        partner_id=partner.id,
+                        asset_id=asset.id,
+                        offer_id=asset.offer_id,
+                        cpc_cents=asset.offer.cpc_cents if asset.offer else None,
+                        created_at=now - timedelta(hours=hours_ago),
+                        ip_hash=hash_ip(f"198.51.100.{n}"),
+                        visitor_hash=hash_ip(f"198.51.100.{n}|demo"),
+                        user_agent="Googlebot/2.1" if is_bot else "Mozilla/5.0 (demo)",
+                        is_bot=is_bot,
+                        is_billable=not is_bot,
+                        not_billable_reason="bot" if is_bot else None,
+                    )
                 )
-            )
+                made += 1
+    return made
+
+
+def _demo_postbacks(network: Network, people: list[Partner], demo_assets: list[Asset]) -> int:
+    """Sales reported through the real postback service: confirmed ones on the revenue-share assets, plus
+    a pending sale, one in USD and one whose click is unknown (it waits for review)."""
+    rng = random.Random(7)  # noqa: S311
+    sales = []
+    for p_index, partner in enumerate(people):
+        for a_index, asset in enumerate(demo_assets):
+            amount = f"{rng.randint(800, 4000) / 100:.2f}"
+            if asset.offer is not None and asset.offer.revshare_bps is not None:
+                sales.append(
+                    (f"demo-{p_index}-{a_index}", f"{partner.id}:{asset.id}:demo{p_index}{a_index}00", amount)
+                )
+    bob, share_asset = people[-1], demo_assets[1]
+    sales.append(("demo-pending", f"{bob.id}:{share_asset.id}:demo2101", "18.40", "pending", "EUR"))
+    sales.append(("demo-usd", f"{bob.id}:{share_asset.id}:demo2102", "25.00", "confirmed", "USD"))
+    sales.append(("demo-review", "unknown:click:id", "12.00", "confirmed", "EUR"))
+    made = 0
+    for txn_id, subid, amount, *rest in sales:
+        status, currency = rest or ("confirmed", "EUR")
+        if db.session.scalar(
+            select(Conversion.id).where(Conversion.network_id == network.id, Conversion.txn_id == txn_id)
+        ):
+            continue
+        fields = {
+            "network": network.name,
+            "token": network.secret,
+            "txn_id": txn_id,
+            "subid": subid,
+            "amount": amount,
+            "currency": currency,
+            "status": status,
+        }
+        postbacks.receive(postbacks.Attempt(fields, "", b"", "127.0.0.1"))
+        made += 1
+    return made
+
+
+def _demo_money(people: list[Partner]) -> None:
+    """Last week's click earnings, payout details and one withdrawal, all through the services."""
+    today = utcnow().date()
+    for days_ago in range(1, 9):
+        ledger.accrue_click_earnings(today - timedelta(days=days_ago))
+    demo_partner, bob = people[0], people[2]
+    if demo_partner.payout_method is None:
+        payout_details.set_payout_details(demo_partner, "paypal", paypal_email=demo_partner.email)
+    if bob.payout_method is None:
+        payout_details.set_payout_details(
+            bob, "bank", iban="FR7630006000011234567890189", account_holder="Bob Martin"
+        )
+        try:
+            payouts.request_withdrawal(bob, payouts.minimum_cents(), "bank")
+        except DomainError:  # not enough available yet: the demo simply shows no withdrawal
+            pass

@@ -433,11 +433,15 @@ def test_demo_creates_data_for_every_page(cli, db):
 def test_demo_credits_revenue_share_with_the_ledger_rounding(cli, db):
     cli("demo")
 
-    conversions = db.session.scalars(select(Conversion)).all()
-    assert conversions
-    for conversion in conversions:
+    credited = db.session.scalars(
+        select(Conversion).where(Conversion.status == "confirmed", Conversion.needs_review.is_(False))
+    ).all()
+    assert credited
+    for conversion in credited:
         entry = db.session.scalar(select(LedgerEntry).where(LedgerEntry.conversion_id == conversion.id))
         assert entry.amount_cents == to_cents(from_cents(conversion.amount_eur_cents) * Decimal("0.40"))
+    assert db.session.scalar(select(func.count()).where(Conversion.needs_review.is_(True))) == 1
+    assert db.session.scalar(select(func.count()).where(Conversion.status == "pending")) == 1
 
 
 def test_demo_run_twice_adds_nothing(cli, db):
