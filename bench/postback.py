@@ -21,7 +21,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -33,10 +32,10 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from urllib.parse import urlencode
 
-from cryptography.fernet import Fernet
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from common import bench_env, free_port, fresh_database  # noqa: E402 - bench/ is the script's folder
 
 DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/cf_bench_pb")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/8")
@@ -133,7 +132,7 @@ class Plan:
 def main() -> None:
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed (apt-get install wrk)")
-    env = bench_env()
+    env = bench_env(DATABASE_URL, REDIS_URL)
     fresh_database(DATABASE_URL)
     subprocess.run([*FLASK, "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True, timeout=300)
     clicks = seed(env)
@@ -157,37 +156,6 @@ def main() -> None:
         server.terminate()
         server.wait(timeout=30)
     print_results(output, plan)
-
-
-def bench_env() -> dict[str, str]:
-    """Production mode with throwaway secrets: the configuration an operator would run."""
-    return {
-        "PATH": os.environ.get("PATH", ""),
-        "HOME": os.environ.get("HOME", str(ROOT)),
-        "CONTENTFLOW_ENV": "production",
-        "DATABASE_URL": DATABASE_URL,
-        "REDIS_URL": REDIS_URL,
-        "SECRET_KEY": secrets.token_urlsafe(32),
-        "TOKEN_ENCRYPTION_KEY": Fernet.generate_key().decode(),
-        "IP_HASH_KEY": secrets.token_urlsafe(32),
-        "BREVO_API_KEY": "unused-by-the-bench",
-        "PUBLIC_BASE_URL": "https://bench.example.org",
-        "LOG_LEVEL": "WARNING",
-    }
-
-
-def fresh_database(url: str) -> None:
-    """Create the bench database if missing, and empty it: each run seeds its own rows."""
-    import psycopg
-    from psycopg import sql
-
-    server, name = url.rsplit("/", 1)
-    with psycopg.connect(f"{server}/postgres", autocommit=True) as connection:
-        if connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is None:
-            connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    with psycopg.connect(url, autocommit=True) as connection:
-        connection.execute("DROP SCHEMA public CASCADE")
-        connection.execute("CREATE SCHEMA public")
 
 
 def seed(env: dict[str, str]) -> list[tuple[str, int]]:
@@ -264,12 +232,6 @@ def signed_line(fields: dict[str, str], is_signed: bool) -> str:
     query = urlencode(fields)
     digest = hmac.new(SECRET.encode(), query.encode(), hashlib.sha256).hexdigest()
     return f"/aff/postback?{query}\tsha256={digest}"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def wait_for(url: str) -> None:

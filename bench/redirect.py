@@ -18,7 +18,6 @@ import os
 import re
 import secrets
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -27,10 +26,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from cryptography.fernet import Fernet
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from common import bench_env, free_port, fresh_database  # noqa: E402 - bench/ is the script's folder
 
 DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/cf_bench")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/9")
@@ -58,7 +57,7 @@ class WrkResult:
 def main() -> None:
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed (apt-get install wrk)")
-    env = bench_env()
+    env = bench_env(DATABASE_URL, REDIS_URL)
     code = seed(env)
     ports = {name: free_port() for name in VARIANTS}
     # "direct": the same app with its Redis unreachable, so every click is inserted in the request (its
@@ -97,38 +96,6 @@ def main() -> None:
             process.wait(timeout=30)
 
 
-def bench_env() -> dict[str, str]:
-    """Production mode with throwaway secrets: the configuration an operator would run."""
-    return {
-        "PATH": os.environ.get("PATH", ""),
-        "HOME": os.environ.get("HOME", str(ROOT)),
-        "CONTENTFLOW_ENV": "production",
-        "DATABASE_URL": DATABASE_URL,
-        "REDIS_URL": REDIS_URL,
-        "SECRET_KEY": secrets.token_urlsafe(32),
-        "TOKEN_ENCRYPTION_KEY": Fernet.generate_key().decode(),
-        "IP_HASH_KEY": secrets.token_urlsafe(32),
-        "BREVO_API_KEY": "unused-by-the-bench",
-        "PUBLIC_BASE_URL": "https://bench.example.org",
-        "LOG_LEVEL": "WARNING",
-    }
-
-
-def fresh_database(url: str) -> None:
-    """Create the bench's PostgreSQL database if it does not exist yet, and empty it: each run seeds
-    its own rows (encrypted with this run's throwaway keys)."""
-    import psycopg
-    from psycopg import sql
-
-    server, name = url.rsplit("/", 1)
-    with psycopg.connect(f"{server}/postgres", autocommit=True) as connection:
-        if connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is None:
-            connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    with psycopg.connect(url, autocommit=True) as connection:
-        connection.execute("DROP SCHEMA public CASCADE")
-        connection.execute("CREATE SCHEMA public")
-
-
 def seed(env: dict[str, str]) -> str:
     """A fresh schema, one partner x asset x CPC offer and its link, an empty Redis. Returns the code."""
     import redis
@@ -152,12 +119,6 @@ def seed(env: dict[str, str]) -> str:
         db.session.commit()
         db.engine.dispose()
     return code
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def start(argv: list[str], env: dict[str, str]) -> subprocess.Popen:

@@ -65,6 +65,11 @@ def ensure_embedded_redis(instance_dir: Path) -> str:
                 "embedded-redis.rdb",
                 "--save",
                 "60 1",
+                # Clicks wait in a stream until flushed: the append-only file keeps them across a crash.
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "everysec",
                 "--pidfile",
                 str(instance_dir / "redis.pid"),
                 "--logfile",
