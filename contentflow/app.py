@@ -60,10 +60,6 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     app.config.update(values)
     configure_logging(app)
 
-    if app.config["TRUSTED_PROXY_HOPS"]:
-        hops = app.config["TRUSTED_PROXY_HOPS"]
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)  # type: ignore[method-assign]
-
     init_extensions(app)
     register_core_blueprints(app)
     load_plugins(app, app.config["CONTENTFLOW_PLUGINS"])
@@ -72,7 +68,18 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     from contentflow.cli import register_cli
 
     register_cli(app)
+    wrap_wsgi(app)
     return app
+
+
+def wrap_wsgi(app: Flask) -> None:
+    """The tracked redirect's fast path, then ProxyFix outermost so both see the real client address."""
+    from contentflow.views.links import FastRedirect
+
+    app.wsgi_app = FastRedirect(app, app.wsgi_app)  # type: ignore[method-assign]
+    if app.config["TRUSTED_PROXY_HOPS"]:
+        hops = app.config["TRUSTED_PROXY_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)  # type: ignore[method-assign]
 
 
 def default_plugin_modules() -> list[str]:

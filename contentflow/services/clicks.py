@@ -28,7 +28,7 @@ from functools import lru_cache
 import redis
 from crawleruseragents import is_crawler
 from flask import Flask, current_app
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -278,5 +278,39 @@ def insert_clicks(rows: list[dict]) -> None:
     if not rows:
         return
     is_postgresql = db.session.get_bind().dialect.name == "postgresql"
+    if is_postgresql and len(rows) >= COPY_THRESHOLD:
+        copy_clicks(rows)
+        return
     insert = (postgresql_insert if is_postgresql else sqlite_insert)(Click.__table__)
     db.session.execute(insert.on_conflict_do_nothing(index_elements=["id"]), rows)
+
+
+#: From this many rows a PostgreSQL batch goes through COPY (the flush job's batches; the outage path
+#: inserts one row at a time).
+COPY_THRESHOLD = 50
+CLICK_COLUMNS = tuple(column.name for column in Click.__table__.columns)
+
+
+def copy_clicks(rows: list[dict]) -> None:
+    """PostgreSQL: COPY the rows into a temporary table, then move them with one INSERT ... SELECT ...
+    ON CONFLICT (id) DO NOTHING. Several times cheaper than row-by-row inserts, which matters because the
+    flush shares its machine with the redirects (``bench/redirect.py``). Same guarantees: idempotent, and
+    IntegrityError when a row names a deleted partner, asset, link or offer."""
+    columns = ", ".join(CLICK_COLUMNS)
+    db.session.execute(
+        text("CREATE TEMPORARY TABLE IF NOT EXISTS clicks_incoming (LIKE clicks) ON COMMIT DELETE ROWS")
+    )
+    driver_connection = db.session.connection().connection.driver_connection
+    with (
+        driver_connection.cursor() as cursor,
+        cursor.copy(f"COPY clicks_incoming ({columns}) FROM STDIN") as copy,
+    ):
+        for row in rows:
+            copy.write_row([row[name] for name in CLICK_COLUMNS])
+    db.session.execute(
+        text(
+            f"INSERT INTO clicks ({columns}) SELECT {columns} FROM clicks_incoming "  # noqa: S608 - fixed names
+            "ON CONFLICT (id) DO NOTHING"
+        )
+    )
+    db.session.execute(text("TRUNCATE clicks_incoming"))

@@ -120,6 +120,31 @@ def test_flush_in_batches_stores_every_click_once(make_app, db, link, redis):
     assert redis.xlen(clicks.STREAM_KEY) == 0
 
 
+def test_large_batches_copied_on_postgresql_store_every_click_once(client, db, link, redis, monkeypatch):
+    monkeypatch.setattr(clicks, "COPY_THRESHOLD", 2)  # the flush's COPY path, with a few clicks
+    ids = {visit(client, link, user_agent=f"{BROWSER} #{n}") for n in range(5)}
+    assert flush_clicks() == "flushed 5 clicks"
+    rows = [{c.key: getattr(click, c.key) for c in Click.__table__.columns} for click in stored(db)]
+    clicks.insert_clicks(rows)  # a re-flush of the same batch
+    db.session.commit()
+    assert sorted(click.id for click in stored(db)) == sorted(ids)
+
+
+def test_large_batch_with_a_gone_partner_drops_only_that_click(
+    client, db, link, make_partner, redis, monkeypatch
+):
+    monkeypatch.setattr(clicks, "COPY_THRESHOLD", 2)
+    other = make_partner("gone@example.com")
+    other_link = links.get_or_create_link(other.id, link.asset_id)
+    db.session.commit()
+    kept = {visit(client, link, user_agent=f"{BROWSER} #{n}") for n in range(3)}
+    visit(client, other_link)
+    db.session.delete(other)
+    db.session.commit()
+    assert flush_clicks() == "flushed 3 clicks (1 dropped)"
+    assert {click.id for click in stored(db)} == kept
+
+
 def test_inserting_a_flushed_click_again_changes_nothing(client, db, link):
     visit(client, link)
     flush_clicks()

@@ -10,7 +10,7 @@ from flask_babel import force_locale
 from sqlalchemy import func, select
 
 from contentflow.models import Partner, ShortLink
-from contentflow.services import links, offers
+from contentflow.services import clicks, links, offers
 from contentflow.services.clicks import STREAM_KEY
 
 OFFER = "https://acme.example.net/go?sub="
@@ -245,3 +245,45 @@ def test_links_create_warns_when_the_asset_is_quarantined(cli, db, partner, asse
     result = cli("links", "create", partner.email, asset.id)
     assert result.exit_code == 0
     assert "quarantined: its link answers 404" in result.stderr
+
+
+# --- the fast path (FastRedirect) -----------------------------------------------------------------------
+
+
+def test_redirect_is_answered_below_flask_request_handling(client, db, make_partner, make_asset, make_offer):
+    """No app-wide hook ran: no security headers, no session cookie, no request id."""
+    partner, asset = make_partner(), make_asset(offer=make_offer())
+    code = links.get_or_create_link(partner.id, asset.id).code
+    db.session.commit()
+    response = client.get(f"/l/{code}?utm_source=pinterest&fbclid=abc")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("https://acme.example.net/go?sub=")
+    assert "Content-Security-Policy" not in response.headers
+    assert "X-Request-ID" not in response.headers
+    assert "Set-Cookie" not in response.headers
+
+
+def test_unknown_code_falls_through_to_the_apps_404_page(client, db):
+    response = client.get("/l/nosuchcode12")
+    assert response.status_code == 404
+    assert "Content-Security-Policy" in response.headers  # the Flask app rendered it
+
+
+def test_fast_path_failure_lets_the_app_answer(client, db, make_partner, make_asset, make_offer, monkeypatch):
+    partner, asset = make_partner(), make_asset(offer=make_offer())
+    code = links.get_or_create_link(partner.id, asset.id).code
+    db.session.commit()
+    calls = []
+    real = clicks.capture_by_code
+
+    def fail_once(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("boom")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(clicks, "capture_by_code", fail_once)
+    response = client.get(f"/l/{code}")
+    assert response.status_code == 302
+    assert len(calls) == 2
+    assert "Content-Security-Policy" in response.headers  # answered by the Flask view
