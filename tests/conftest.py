@@ -15,6 +15,7 @@ import contextvars
 import os
 import re
 import tempfile
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ from sqlalchemy.orm import scoped_session, sessionmaker
 
 from contentflow import create_app
 from contentflow.extensions import db as _db
-from contentflow.models import AdminUser, Asset, Network, Offer, Partner
+from contentflow.models import AdminUser, Asset, Click, Network, Offer, Partner
 from contentflow.settings import PLUGIN_FLAGS
 
 CI = os.environ.get("CI", "").lower() == "true"
@@ -337,6 +338,26 @@ def make_asset(db) -> Callable[..., Asset]:
         return asset
 
     return build
+
+
+def add_click(
+    db, partner: Partner, asset: Asset, at: Any, *, cpc_cents: int | None = 12, billable: bool = True
+) -> Click:
+    """A stored click made at ``at`` (a non-billable one is a repeat and carries no CPC)."""
+    click = Click(
+        partner_id=partner.id,
+        asset_id=asset.id,
+        offer_id=asset.offer_id,
+        cpc_cents=cpc_cents if billable else None,
+        created_at=at,
+        ip_hash="0" * 32,
+        visitor_hash=uuid.uuid4().hex,
+        is_billable=billable,
+        not_billable_reason=None if billable else "repeat",
+    )
+    db.session.add(click)
+    db.session.commit()
+    return click
 
 
 # --- clients ------------------------------------------------------------------------------------------

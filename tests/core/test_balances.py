@@ -9,9 +9,10 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from contentflow.models import Click, Conversion
+from contentflow.models import Conversion
 from contentflow.services import balances, ledger, payouts
 from contentflow.services.balances import Release
+from tests.conftest import add_click
 
 NOW = datetime(2026, 3, 18, 15, 0, tzinfo=UTC)
 LONG_AGO = NOW - timedelta(days=40)  # out of the 30-day reserve window
@@ -19,23 +20,6 @@ LONG_AGO = NOW - timedelta(days=40)  # out of the 30-day reserve window
 
 def credit(partner, cents: int, at: datetime, kind: str = "conversion_share"):
     return ledger.record_entry(partner.id, kind, cents, f"test:{uuid.uuid4().hex}", created_at=at)
-
-
-def add_click(db, partner, asset, at: datetime, cpc_cents: int = 12, billable: bool = True) -> None:
-    db.session.add(
-        Click(
-            partner_id=partner.id,
-            asset_id=asset.id,
-            offer_id=asset.offer_id,
-            cpc_cents=cpc_cents if billable else None,
-            created_at=at,
-            ip_hash="0" * 32,
-            visitor_hash=uuid.uuid4().hex,
-            is_billable=billable,
-            not_billable_reason=None if billable else "bot",
-        )
-    )
-    db.session.flush()
 
 
 @pytest.fixture

@@ -12,32 +12,14 @@ from sqlalchemy import func, select
 
 from contentflow.errors import ValidationError
 from contentflow.jobs import money as money_jobs
-from contentflow.models import AuditLog, Click, Conversion, LedgerEntry
+from contentflow.models import AuditLog, Conversion, LedgerEntry
 from contentflow.models.base import utcnow
 from contentflow.money import share_cents, to_cents
 from contentflow.services import ledger
+from tests.conftest import add_click
 
 NOW = datetime(2026, 3, 18, 15, 0, tzinfo=UTC)
 DAY = date(2026, 3, 17)
-
-
-def add_click(
-    db, partner, asset, *, at: datetime, cpc_cents: int | None = 12, billable: bool = True
-) -> Click:
-    click = Click(
-        partner_id=partner.id,
-        asset_id=asset.id,
-        offer_id=asset.offer_id,
-        cpc_cents=cpc_cents if billable else None,
-        created_at=at,
-        ip_hash="0" * 32,
-        visitor_hash=uuid.uuid4().hex,
-        is_billable=billable,
-        not_billable_reason=None if billable else "repeat",
-    )
-    db.session.add(click)
-    db.session.commit()
-    return click
 
 
 def entries(db) -> list[tuple[str, str, int]]:
