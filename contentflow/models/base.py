@@ -5,10 +5,21 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from sqlalchemy import BigInteger, DateTime, Integer
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.types import TypeDecorator
 
 #: BIGINT on PostgreSQL; INTEGER on SQLite, where only INTEGER PRIMARY KEY autoincrements.
 BigIntId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def insert_or_skip(target, *conflict_columns: str):
+    """INSERT ... ON CONFLICT (conflict_columns) DO NOTHING for the session's database (PostgreSQL or
+    SQLite): how every write that must happen once is made idempotent without a read first."""
+    from contentflow.extensions import db
+
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert(target).on_conflict_do_nothing(index_elements=list(conflict_columns))
 
 
 def utcnow() -> datetime:

@@ -29,11 +29,10 @@ import redis
 from crawleruseragents import is_crawler
 from flask import Flask, current_app
 from sqlalchemy import select, text
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from contentflow.extensions import db
 from contentflow.models import Click
+from contentflow.models.base import insert_or_skip
 from contentflow.security import SHORT_ID_ALPHABET, hash_ip
 from contentflow.services import links
 from contentflow.services.links import LinkTarget
@@ -277,12 +276,10 @@ def insert_clicks(rows: list[dict]) -> None:
     IntegrityError when a row names a partner, asset, link or offer deleted meanwhile."""
     if not rows:
         return
-    is_postgresql = db.session.get_bind().dialect.name == "postgresql"
-    if is_postgresql and len(rows) >= COPY_THRESHOLD:
+    if len(rows) >= COPY_THRESHOLD and db.session.get_bind().dialect.name == "postgresql":
         copy_clicks(rows)
         return
-    insert = (postgresql_insert if is_postgresql else sqlite_insert)(Click.__table__)
-    db.session.execute(insert.on_conflict_do_nothing(index_elements=["id"]), rows)
+    db.session.execute(insert_or_skip(Click.__table__, "id"), rows)
 
 
 #: From this many rows a PostgreSQL batch goes through COPY (the flush job's batches; the outage path

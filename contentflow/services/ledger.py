@@ -16,12 +16,11 @@ from decimal import Decimal, InvalidOperation
 
 from flask_babel import gettext as _
 from sqlalchemy import func, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from contentflow.errors import ValidationError
 from contentflow.extensions import db
 from contentflow.models import AdminUser, Click, Conversion, LedgerEntry
-from contentflow.models.base import utcnow
+from contentflow.models.base import insert_or_skip, utcnow
 from contentflow.money import share_cents, to_cents
 from contentflow.services import audit
 
@@ -50,10 +49,8 @@ def record_entry(
     existed (or the amount is zero). Idempotent under concurrency (unique key, no read-then-write)."""
     if amount_cents == 0:
         return None
-    dialect = db.session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = (
-        insert(LedgerEntry)
+        insert_or_skip(LedgerEntry, "idempotency_key")
         .values(
             partner_id=partner_id,
             kind=kind,
@@ -65,7 +62,6 @@ def record_entry(
             admin_user_id=admin_user_id,
             created_at=created_at or utcnow(),
         )
-        .on_conflict_do_nothing(index_elements=["idempotency_key"])
         .returning(LedgerEntry)
     )
     # RETURNING the entity: one round trip on the postback hot path, no SELECT after the INSERT.

@@ -28,12 +28,12 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from babel.numbers import get_currency_precision
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import joinedload
 
 from contentflow.errors import DomainError
 from contentflow.extensions import db
 from contentflow.models import Asset, Click, Conversion, Network, Offer, PostbackLog
+from contentflow.models.base import insert_or_skip
 from contentflow.security import hash_ip
 from contentflow.services import conversions, fx, offers
 
@@ -255,10 +255,8 @@ def _insert_conversion(
     if sale.amount_eur_cents is None:
         reasons.append("no_rate")
     now = datetime.now(UTC)
-    dialect = db.session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = (
-        insert(Conversion)
+        insert_or_skip(Conversion, "network_id", "txn_id")
         .values(
             network_id=network.id,
             txn_id=sale.txn_id,
@@ -277,7 +275,6 @@ def _insert_conversion(
             created_at=now,
             updated_at=now,
         )
-        .on_conflict_do_nothing(index_elements=["network_id", "txn_id"])
         .returning(Conversion)
     )
     return db.session.scalars(statement).one_or_none()
