@@ -8,7 +8,7 @@ from functools import lru_cache
 from urllib.parse import quote
 
 from flask import current_app
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 
 from contentflow.extensions import db
@@ -78,6 +78,13 @@ def get_or_create_link(partner_id: str, asset_id: str) -> ShortLink:
         if link is None:
             raise
     return link
+
+
+def count_links(partner_id: str) -> int:
+    """How many short links the partner has."""
+    return db.session.scalar(
+        select(func.count()).select_from(ShortLink).where(ShortLink.partner_id == partner_id)
+    )
 
 
 def short_url(link: ShortLink) -> str:

@@ -8,7 +8,6 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from sqlalchemy import func, select
 from wtforms import EmailField, SelectField, StringField
 from wtforms.validators import Length, Optional
 
@@ -17,9 +16,8 @@ from contentflow.errors import DomainError, ValidationError
 from contentflow.extensions import db
 from contentflow.forms import LocaleForm
 from contentflow.htmx import is_partial_request, redirect_to, render_page_or_partial
-from contentflow.models import ShortLink
 from contentflow.plugin import NavItem
-from contentflow.services import balances, partners, payout_details, payouts
+from contentflow.services import balances, links, partners, payout_details, payouts
 
 bp = Blueprint("partner", __name__, url_prefix="/partner")
 
@@ -45,9 +43,7 @@ class PayoutDetailsForm(FlaskForm):
 @bp.get("/portal")
 @partner_required
 def portal():
-    link_count = db.session.scalar(
-        select(func.count()).select_from(ShortLink).where(ShortLink.partner_id == current_user.id)
-    )
+    link_count = links.count_links(current_user.id)
     return render_template(
         "partner/portal.html", locale_form=LocaleForm(locale=current_user.locale), link_count=link_count
     )
