@@ -20,8 +20,9 @@ from contentflow import settings as settings_module
 from contentflow.extensions import babel, csrf, db, htmx, limiter, migrate, talisman
 from contentflow.logs import configure_logging
 from contentflow.money import format_money
-from contentflow.plugin import load_plugins, nav_items
+from contentflow.plugin import job_catalog_for, load_plugins, nav_items
 from contentflow.queueing.connection import init_redis
+from contentflow.queueing.schedules import install_catalog
 from contentflow.security import init_encryption
 
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
@@ -62,7 +63,10 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
 
     init_extensions(app)
     register_core_blueprints(app)
-    load_plugins(app, app.config["CONTENTFLOW_PLUGINS"])
+    registry = load_plugins(app, app.config["CONTENTFLOW_PLUGINS"])
+    from contentflow.jobs import CORE_JOBS, CORE_SCHEDULES
+
+    install_catalog(app, job_catalog_for(registry, CORE_JOBS, CORE_SCHEDULES))
     register_request_hooks(app)
 
     from contentflow.cli import register_cli
@@ -141,6 +145,8 @@ def init_extensions(app: Flask) -> None:
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(settings_module.ROOT / "migrations"), render_as_batch=True)
+    if extra_migration_locations not in migrate.configure_callbacks:
+        migrate.configure(extra_migration_locations)
     init_encryption(app)
     init_redis(app)
     app.config["RATELIMIT_STORAGE_URI"] = limiter_storage_uri(app.config["RESOLVED_REDIS_URL"])
@@ -161,6 +167,21 @@ def init_extensions(app: Flask) -> None:
     app.jinja_env.filters["money"] = format_money
     app.jinja_env.globals["nav_items"] = nav_items
     app.jinja_env.globals["current_locale"] = lambda: str(get_locale() or app.config["DEFAULT_LOCALE"])
+
+
+def extra_migration_locations(config):
+    """Flask-Migrate hook: add the version folders named by ``MIGRATION_EXTRA_LOCATIONS`` (an override,
+    not a setting: only the test suite's fixture plugin, which lives outside ``plugins/``, has its own)
+    beside ``migrations/versions``. Every real plugin's migrations live in the one history."""
+    import os
+
+    from flask import current_app
+
+    extra = current_app.config.get("MIGRATION_EXTRA_LOCATIONS") or ()
+    if extra:
+        locations = [str(settings_module.ROOT / "migrations" / "versions"), *map(str, extra)]
+        config.set_main_option("version_locations", os.pathsep.join(locations))
+    return config
 
 
 def limiter_storage_uri(redis_url: str) -> str:
@@ -184,7 +205,7 @@ def select_locale() -> str:
 
 def register_core_blueprints(app: Flask) -> None:
     from contentflow.plugin import CORE_NAV_KEY
-    from contentflow.views import admin, admin_money, admin_tracking, auth, health, links, partner, postback
+    from contentflow.views import admin, auth, health, links, partner, postback
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(partner.bp)
@@ -192,13 +213,13 @@ def register_core_blueprints(app: Flask) -> None:
     app.register_blueprint(health.bp)
     app.register_blueprint(links.bp)
     app.register_blueprint(postback.bp)
-    app.extensions[CORE_NAV_KEY] = [*partner.NAV, *admin_tracking.NAV, *admin_money.NAV]
+    app.extensions[CORE_NAV_KEY] = [*partner.NAV, *admin.NAV]
     if not app.config["IS_PRODUCTION"]:
         from contentflow.views import dev
 
         app.register_blueprint(dev.bp)
 
-    from contentflow.errors import register_error_handlers
+    from contentflow.views.errors import register_error_handlers
 
     register_error_handlers(app)
 

@@ -1,26 +1,60 @@
-"""Money: integer EUR cents in storage, Decimal at the edges, one rounding rule, one display filter."""
+"""Money: integer EUR cents in storage, Decimal at the edges, one rounding rule, one parser of what people
+type, one display filter."""
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from flask_babel import format_currency
+from flask_babel import gettext as _
+
+from contentflow.errors import ValidationError
 
 CENT = Decimal("0.01")
+#: Beyond a billion euros an amount typed by a person is a typo (and past Decimal's exact range the
+#: rounding itself would fail).
+MAX_TYPED_EUROS = Decimal(1_000_000_000)
+
+
+def round_half_up(value: Decimal) -> int:
+    """The one rounding rule of the ledger: to the nearest whole unit, halves away from zero."""
+    return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
 def to_cents(amount: Decimal) -> int:
-    """Decimal euros -> integer cents, rounding half-up (the one rounding rule of the ledger)."""
-    return int((amount / CENT).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    """Decimal euros -> integer cents, rounding half-up."""
+    return round_half_up(amount / CENT)
 
 
-def share_cents(amount_cents: int, bps: int) -> int:
-    """``bps`` basis points of ``amount_cents``, rounded half-up to the cent (same rule as ``to_cents``)."""
-    return int((Decimal(amount_cents) * bps / 10000).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+def share_cents(amount_cents: int, bps: int | Decimal) -> int:
+    """``bps`` basis points of ``amount_cents``, rounded half-up to the cent."""
+    return round_half_up(Decimal(amount_cents) * Decimal(bps) / 10000)
 
 
 def from_cents(cents: int) -> Decimal:
     return (Decimal(cents) * CENT).quantize(CENT)
+
+
+def parse_euros(raw: str | None, *, allow_negative: bool = False, allow_zero: bool = False) -> int:
+    """What a person types as euros -> cents: ``12.5``, ``12,50``, ``1 000``, at most two decimals.
+
+    Raises ValidationError (code ``invalid_amount``): not a finite amount, more than two decimals, a
+    billion euros or more, zero unless ``allow_zero``, negative unless ``allow_negative``.
+    """
+    shown = (raw or "").strip()[:40]
+    text = shown.replace(" ", "").replace("\u00a0", "").replace("\u202f", "").replace(",", ".")
+    try:
+        amount = Decimal(text)
+    except InvalidOperation:
+        amount = Decimal("NaN")
+    if not amount.is_finite() or amount.as_tuple().exponent < -2 or abs(amount) >= MAX_TYPED_EUROS:
+        raise ValidationError(
+            _("Not an amount: %(raw)s. Enter an amount in euros, like 12.50.", raw=shown),
+            code="invalid_amount",
+        )
+    if (amount == 0 and not allow_zero) or (amount < 0 and not allow_negative):
+        raise ValidationError(_("The amount must be more than zero."), code="invalid_amount")
+    return to_cents(amount)
 
 
 def format_money(cents: int | None, currency: str = "EUR") -> str:

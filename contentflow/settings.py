@@ -16,6 +16,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from contentflow.platforms import PLATFORMS
+from plugins import FLAGS as PLUGIN_FLAGS
+
 log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -79,8 +82,6 @@ def parse_list(name: str, raw: str) -> tuple[str, ...]:
 
 def parse_platforms(name: str, raw: str) -> tuple[str, ...]:
     """A comma-separated list of the platforms ContentFlow publishes to. Raises SettingsError."""
-    from contentflow.models.partner_account import PLATFORMS
-
     platforms = parse_list(name, raw)
     unknown = [p for p in platforms if p not in PLATFORMS]
     if unknown:
@@ -127,17 +128,6 @@ class Setting:
     is_secret: bool = False
 
 
-#: Feature flags: plugin name -> flag. The seed names FEATURE_SUPPORTBOT / FEATURE_RISKBOT are kept.
-PLUGIN_FLAGS: dict[str, str] = {
-    "byop": "FEATURE_BYOP",
-    "sharekit": "FEATURE_SHAREKIT",
-    "publish": "FEATURE_PUBLISH",
-    "earnings": "FEATURE_EARNINGS",
-    "support": "FEATURE_SUPPORTBOT",
-    "risk": "FEATURE_RISKBOT",
-    "monitoring": "FEATURE_MONITORING",
-}
-
 SETTINGS: tuple[Setting, ...] = (
     # --- the app itself
     Setting("CONTENTFLOW_ENV", parse_env, "development"),
@@ -162,17 +152,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CLICK_REPEAT_WINDOW_MINUTES", parse_int, 60),
     Setting("CLICK_FLUSH_BATCH_SIZE", parse_int, 1000),
     Setting("NETWORK_SECRET_OVERLAP_HOURS", parse_int, 72),
-    # --- feature flags
-    Setting("FEATURE_BYOP", parse_bool, True),
+    # --- feature flags: one per plugin, in the menu order of ``plugins.FLAGS``, then the sub-flags
+    *(Setting(flag, parse_bool, True) for flag in PLUGIN_FLAGS.values()),
     Setting("FEATURE_BYOP_PUBLISH", parse_bool, True),
-    Setting("FEATURE_SHAREKIT", parse_bool, True),
-    Setting("FEATURE_PUBLISH", parse_bool, True),
-    Setting("FEATURE_EARNINGS", parse_bool, True),
-    Setting("FEATURE_SUPPORTBOT", parse_bool, True),
-    Setting("FEATURE_RISKBOT", parse_bool, True),
-    Setting("FEATURE_MONITORING", parse_bool, True),
     # --- byop / sharekit (seeds 000, 001)
-    Setting("BYOP_PUBLISH_PLATFORMS", parse_platforms, ("youtube", "pinterest", "reddit", "instagram")),
+    Setting("BYOP_PUBLISH_PLATFORMS", parse_platforms, PLATFORMS),
     Setting("BYOP_DEFAULT_REVSHARE_PCT", parse_fraction, Decimal("0.40")),
     Setting("SHARE_EMAIL_ENABLED", parse_bool, True),
     Setting("SHARE_EMAIL_DAILY_LIMIT", parse_int, 200),

@@ -1,16 +1,14 @@
-import importlib.util
 import logging
 
 from alembic import context
 from flask import current_app
 
 import contentflow.models  # noqa: F401 - every core table
-from plugins import AVAILABLE
+from contentflow.plugin import import_models, plugin_registry
 
-# Flags gate behaviour, never schema: every plugin's models are imported, enabled or not.
-for _name in AVAILABLE:
-    if importlib.util.find_spec(f"plugins.{_name}.models") is not None:
-        importlib.import_module(f"plugins.{_name}.models")
+# Flags gate behaviour, never schema: create_app imported every declared plugin's models, enabled or not;
+# asking again (idempotent) keeps this file honest when run from another entry point.
+import_models(plugin_registry(current_app))
 
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.

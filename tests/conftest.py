@@ -31,12 +31,17 @@ from sqlalchemy.orm import scoped_session, sessionmaker
 from contentflow import create_app
 from contentflow.extensions import db as _db
 from contentflow.models import AdminUser, Asset, Click, Network, Offer, Partner
-from contentflow.settings import PLUGIN_FLAGS
+from plugins import AVAILABLE, FLAGS
 
 CI = os.environ.get("CI", "").lower() == "true"
 LOCAL_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/test"
 LOCAL_REDIS_URL = "redis://127.0.0.1:6379/15"
 ADMIN_PASSWORD = "correct horse battery staple"
+#: Every test app declares the real plugins and the test-only ``sample`` one (flag off unless a test
+#: switches it on), whose migration lives in its own folder: its table is always in the schema.
+SAMPLE_PLUGIN = "tests.fixtures.sample"
+TEST_PLUGINS = [*(f"plugins.{name}" for name in AVAILABLE), SAMPLE_PLUGIN]
+SAMPLE_MIGRATIONS = Path(__file__).parent / "fixtures" / "sample" / "migrations"
 _TMP = Path(tempfile.mkdtemp(prefix="contentflow-tests-"))
 
 
@@ -109,8 +114,12 @@ def base_settings(**overrides: Any) -> dict[str, Any]:
         "IP_HASH_KEY": "test-ip-hash-key",
         "PUBLIC_BASE_URL": "https://cf.example.org",
         "LOG_LEVEL": "WARNING",
-        **{flag: True for flag in PLUGIN_FLAGS.values()},
+        **{flag: True for flag in FLAGS.values()},
         "FEATURE_BYOP_PUBLISH": True,
+        "CONTENTFLOW_PLUGINS": TEST_PLUGINS,
+        "FEATURE_SAMPLE": False,
+        "FEATURE_SAMPLE_NOTES": False,
+        "MIGRATION_EXTRA_LOCATIONS": [str(SAMPLE_MIGRATIONS)],
     }
     values.update(overrides)
     if values["CONTENTFLOW_ENV"] == "production" and not values["REDIS_URL"]:
@@ -164,7 +173,7 @@ def app() -> Iterator[Flask]:
         _reset_schema()
         from flask_migrate import upgrade
 
-        upgrade()
+        upgrade(revision="heads")  # the core's history and the sample plugin's branch
     yield application
     with application.app_context():
         _db.engine.dispose()
@@ -402,3 +411,19 @@ def partner_client(client, partner, db) -> FlaskClient:
 def admin_client(client, admin, db) -> FlaskClient:
     sign_in(client, admin)
     return client
+
+
+def message_of(job) -> dict[str, str]:
+    """What an e-mail job will send: its outbox row as ``{to, subject, text, html, tag}``. The job itself
+    carries only the row's id."""
+    from contentflow.models import OutboxMessage
+
+    row = _db.session.get(OutboxMessage, job.args[0])
+    assert row is not None, "the e-mail job names no outbox row"
+    return {
+        "to": row.to_email,
+        "subject": row.subject,
+        "text": row.text_body,
+        "html": row.html_body,
+        "tag": row.tag,
+    }

@@ -3,8 +3,6 @@ enforces every "once" rule (a Python check alone would lose a race)."""
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import uuid
 from collections.abc import Iterator
 
@@ -18,17 +16,16 @@ from sqlalchemy.exc import IntegrityError
 
 from contentflow.extensions import db as _db
 from contentflow.models import Assignment, Conversion, LedgerEntry, Offer, Partner, ShortLink
-from plugins import AVAILABLE
+from contentflow.plugin import import_models, plugin_registry
 from tests.conftest import DATABASE_URL
 
 OFFER_URL = "https://acme.example.net/go?sub={subid}"
 
 
 def full_metadata() -> sa.MetaData:
-    """Core and every plugin's models, as ``migrations/env.py`` loads them (flags never gate schema)."""
-    for name in AVAILABLE:
-        if importlib.util.find_spec(f"plugins.{name}.models") is not None:
-            importlib.import_module(f"plugins.{name}.models")
+    """Core and every declared plugin's models, as the app factory and ``migrations/env.py`` load them
+    (flags never gate schema)."""
+    import_models(plugin_registry())
     return _db.metadata
 
 
@@ -72,12 +69,65 @@ def test_migrated_database_has_the_models_check_constraints(app):
         assert check_constraint_names(connection) == model_check_constraint_names()
 
 
-def test_migrations_have_a_single_head(app):
+def test_migrations_have_a_single_head(make_app):
+    """The one history of the core and the real plugins; only the test fixture plugin adds its branch."""
+    from alembic.script import ScriptDirectory
+
+    with make_app(MIGRATION_EXTRA_LOCATIONS=[]).app_context() as context:
+        config = context.app.extensions["migrate"].migrate.get_config()
+        assert len(ScriptDirectory.from_config(config).get_heads()) == 1
+
+
+def test_the_fixture_plugins_branch_is_the_only_other_head(app):
     from alembic.script import ScriptDirectory
 
     with app.app_context():
         config = app.extensions["migrate"].migrate.get_config()
-        assert len(ScriptDirectory.from_config(config).get_heads()) == 1
+        heads = ScriptDirectory.from_config(config).get_heads()
+    assert len(heads) == 2
+    assert "sample_0001" in heads
+
+
+def test_clicks_credited_before_the_accrual_batch_existed_are_marked(make_app, tmp_path):
+    """Migration 0003 marks the clicks of days already credited, so the new accrual never pays twice."""
+    application = make_app(DATABASE_URL=f"sqlite:///{tmp_path / 'a.db'}")
+    with application.app_context():
+        try:
+            upgrade(revision="0002")
+            with _db.engine.begin() as connection:
+                connection.execute(
+                    sa.text(
+                        "INSERT INTO partners (id, email, display_name, locale, status, session_epoch, "
+                        "created_at) VALUES ('p1', 'p@example.com', '', 'fr', 'active', 0, '2026-03-01');"
+                    )
+                )
+                connection.execute(
+                    sa.text(
+                        "INSERT INTO assets (id, title, description, hashtags, cta, status, created_at, "
+                        "updated_at) VALUES ('a1', 't', '', '', '', 'ready', '2026-03-01', '2026-03-01')"
+                    )
+                )
+                for click_id, day in (("c1", "2026-03-17"), ("c2", "2026-03-18")):
+                    connection.execute(
+                        sa.text(
+                            "INSERT INTO clicks (id, partner_id, asset_id, cpc_cents, created_at, ip_hash, "
+                            "visitor_hash, user_agent, referrer, is_bot, is_billable) VALUES "
+                            f"('{click_id}', 'p1', 'a1', 12, '{day} 10:00:00', 'x', 'y', '', '', 0, 1)"
+                        )
+                    )
+                connection.execute(
+                    sa.text(
+                        "INSERT INTO ledger_entries (partner_id, kind, amount_cents, idempotency_key, memo, "
+                        "created_at) VALUES ('p1', 'click_earnings', 12, 'cpc:p1:none:2026-03-17', '', "
+                        "'2026-03-18 00:20:00')"
+                    )
+                )
+            upgrade(revision="heads")
+            with _db.engine.connect() as connection:
+                marks = dict(connection.execute(sa.text("SELECT id, accrual_batch FROM clicks")).all())
+            assert marks == {"c1": "legacy", "c2": None}
+        finally:
+            _db.engine.dispose()
 
 
 @pytest.fixture
@@ -102,11 +152,11 @@ def roundtrip(application: Flask) -> None:
     """Upgrade, downgrade to base (nothing left but Alembic's own table), upgrade again to the models."""
     with application.app_context():
         try:
-            upgrade()
+            upgrade(revision="heads")
             downgrade(revision="base")
             with _db.engine.connect() as connection:
                 assert set(sa.inspect(connection).get_table_names()) == {"alembic_version"}
-            upgrade()
+            upgrade(revision="heads")
             with _db.engine.connect() as connection:
                 assert schema_differences(connection) == []
                 assert check_constraint_names(connection) == model_check_constraint_names()

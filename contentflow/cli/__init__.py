@@ -32,7 +32,7 @@ def domain_errors(command: Callable[..., Any]) -> Callable[..., Any]:
 
 def register_cli(app: Flask) -> None:
     from contentflow.cli import catalog, demo, people, tracking
-    from contentflow.queueing import commands as queue_commands
+    from contentflow.cli import queue as queue_commands
 
     for group in (
         people.users,

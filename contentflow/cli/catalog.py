@@ -8,7 +8,6 @@ from flask.cli import AppGroup
 from contentflow.cli import domain_errors
 from contentflow.extensions import db
 from contentflow.services import assets as asset_service
-from contentflow.services import audit
 from contentflow.services import offers as offer_service
 
 networks = AppGroup("networks", help="Affiliate networks.")
@@ -29,10 +28,7 @@ assets = AppGroup("assets", help="Assets.")
 @domain_errors
 def add_network(name: str, secret: str) -> None:
     """Add a network whose postbacks authenticate with SECRET."""
-    network = offer_service.create_network(name, secret)
-    audit.record(
-        "network.create", actor="cli", target_type="network", target_id=network.id, details={"name": name}
-    )
+    network = offer_service.create_network(name, secret, actor="cli")
     db.session.commit()
     click.echo(f"network {network.name} created (id {network.id})")
 
@@ -49,9 +45,8 @@ def add_offer(
 ) -> None:
     """Add an offer of NETWORK sending clicks to URL."""
     offer = offer_service.create_offer(
-        name, network_name, url_template, cpc_cents=cpc_cents, revshare_pct=revshare_pct
+        name, network_name, url_template, cpc_cents=cpc_cents, revshare_pct=revshare_pct, actor="cli"
     )
-    audit.record("offer.create", actor="cli", target_type="offer", target_id=offer.id, details={"name": name})
     db.session.commit()
     click.echo(f"offer {offer.name} created (id {offer.id})")
 
@@ -64,9 +59,6 @@ def add_offer(
 def add_asset(title: str, source_url: str | None, offer_name: str | None) -> None:
     """Add an asset; prints its id."""
     offer = offer_service.get_offer_by_name(offer_name) if offer_name else None
-    asset = asset_service.create_asset(title, source_url=source_url, offer=offer)
-    audit.record(
-        "asset.create", actor="cli", target_type="asset", target_id=asset.id, details={"title": title}
-    )
+    asset = asset_service.create_asset(title, source_url=source_url, offer=offer, actor="cli")
     db.session.commit()
     click.echo(asset.id)

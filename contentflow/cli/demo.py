@@ -55,12 +55,12 @@ def demo() -> None:
     rows_before = _row_count()
     admin_password = development_secret("DEMO_ADMIN_PASSWORD", instance_dir)
     if db.session.scalar(select(AdminUser).where(AdminUser.email == DEMO_ADMIN_EMAIL)) is None:
-        admin = admins.create_admin(DEMO_ADMIN_EMAIL, admin_password)
-        audit.record("admin.create", actor="cli:demo", target_type="admin", target_id=admin.id)
+        admins.create_admin(DEMO_ADMIN_EMAIL, admin_password, actor="cli:demo")
 
     network = db.session.scalar(select(Network).where(Network.name == "demo-network"))
     if network is None:
-        network = create_network("demo-network", development_secret("DEMO_NETWORK_SECRET", instance_dir))
+        secret = development_secret("DEMO_NETWORK_SECRET", instance_dir)
+        network = create_network("demo-network", secret, actor="cli:demo")
     offer_cpc = _offer("Demo CPC", "https://offers.example.com/ai-tools?aff=demo&subid={subid}", cpc_cents=12)
     offer_share = _offer(
         "Demo revshare", "https://shop.example.com/p/42?ref=demo&sid={subid}", revshare_pct="40"
@@ -85,7 +85,7 @@ def demo() -> None:
     db.session.flush()
     for currency, rate in (("USD", "0.92"), ("GBP", "1.17")):
         if fx.get_rate(currency) is None:
-            fx.set_rate(currency, rate)
+            fx.set_rate(currency, rate, actor="cli:demo")
     made_conversions = _demo_postbacks(network, people, demo_assets)
     _demo_money(people)
     db.session.flush()
@@ -110,7 +110,7 @@ def _row_count() -> int:
 
 def _offer(name: str, url: str, **terms) -> Offer:
     offer = db.session.scalar(select(Offer).where(Offer.name == name))
-    return offer or create_offer(name, "demo-network", url, **terms)
+    return offer or create_offer(name, "demo-network", url, actor="cli:demo", **terms)
 
 
 def _demo_clicks(people: list[Partner], demo_assets: list[Asset]) -> int:

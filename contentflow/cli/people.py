@@ -7,7 +7,7 @@ from flask.cli import AppGroup
 
 from contentflow.cli import domain_errors
 from contentflow.extensions import db
-from contentflow.services import admins, audit, magic_links
+from contentflow.services import admins, magic_links
 from contentflow.services import partners as partner_service
 
 users = AppGroup("users", help="Admin users.")
@@ -22,10 +22,7 @@ def create_admin(email: str, password: str | None) -> None:
     """Create an admin who signs in at /admin/login."""
     if password is None:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    admin = admins.create_admin(email, password)
-    audit.record(
-        "admin.create", actor="cli", target_type="admin", target_id=admin.id, details={"email": admin.email}
-    )
+    admin = admins.create_admin(email, password, actor="cli")
     db.session.commit()
     click.echo(f"admin created: {admin.email}")
 
@@ -35,20 +32,10 @@ def create_admin(email: str, password: str | None) -> None:
 @domain_errors
 def login_link(email: str) -> None:
     """Print a one-time sign-in link for EMAIL (the partner is created if new)."""
-    is_new = partner_service.find_partner_by_email(partner_service.normalize_email(email)) is None
-    partner = partner_service.get_or_create_partner(email)
+    partner = partner_service.get_or_create_partner(email, actor="cli")
     if not partner.is_active:
         # The link would only answer "suspended": say so here instead of printing a dead link.
         raise click.ClickException(f"partner {partner.email} is suspended; no sign-in link issued")
-    if is_new:
-        audit.record(
-            "partner.create",
-            actor="cli",
-            target_type="partner",
-            target_id=partner.id,
-            details={"email": partner.email},
-        )
-    token = magic_links.issue_token(partner)
-    audit.record("partner.login_link", actor="cli", target_type="partner", target_id=partner.id)
+    token = magic_links.issue_token(partner, actor="cli")
     db.session.commit()
     click.echo(magic_links.login_url(token))

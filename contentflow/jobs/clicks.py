@@ -2,7 +2,8 @@
 
 The stream is read through a consumer group: each run is a consumer of its own, takes over first the
 entries a dead run left pending (``XAUTOCLAIM`` once idle for ``CLAIM_IDLE_MS``), then reads new ones,
-inserts them with ``ON CONFLICT (id) DO NOTHING``, commits, and only then acknowledges and deletes them.
+settles their repeats against the database (``clicks.settle_repeats``), inserts them with ``ON CONFLICT
+(id) DO NOTHING``, commits, and only then acknowledges and deletes them.
 """
 
 from __future__ import annotations
@@ -16,8 +17,7 @@ from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
 from contentflow.extensions import db
-from contentflow.plugin import Schedule
-from contentflow.queueing import job, redis_connection
+from contentflow.queueing import Schedule, job, redis_connection
 from contentflow.services import clicks
 
 log = logging.getLogger(__name__)
@@ -47,7 +47,7 @@ def flush_clicks() -> str:
         entries = read_entries(consumer, batch_size)
         if not entries:
             break
-        rows = rows_from_entries(entries)
+        rows = clicks.settle_repeats(rows_from_entries(entries))
         try:
             clicks.insert_clicks(rows)
             db.session.commit()

@@ -3,43 +3,36 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, date, timedelta
+from datetime import date
 
 from sqlalchemy.exc import IntegrityError
 
 from contentflow.errors import DomainError
 from contentflow.extensions import db
 from contentflow.models.base import utcnow
-from contentflow.plugin import Schedule
-from contentflow.queueing import job
+from contentflow.queueing import Schedule, job
 from contentflow.services import ledger, payouts
 
 log = logging.getLogger(__name__)
 
-#: A run without a day credits yesterday and the days before it, so a missed run catches up.
-CATCH_UP_DAYS = 3
-
 
 @job("periodic")
 def accrue_click_earnings(day: str | None = None) -> str:
-    """Credit the billable clicks of ``day`` (``YYYY-MM-DD``, any closed day), or of the last
-    ``CATCH_UP_DAYS`` closed days when None. One entry per partner, offer and day; commits per day.
+    """Credit the uncredited billable clicks of ``day`` (``YYYY-MM-DD``, any closed day), or of every
+    closed day that has some when None (clicks that reached the database late included). One entry per
+    partner, offer and day and run; commits per day.
 
-    Idempotent: a re-run writes nothing. Raises ValueError for a malformed day and ValidationError for a
-    day not over yet.
+    Idempotent: a re-run writes nothing; each click is credited once. Raises ValueError for a malformed
+    day and ValidationError for a day not over yet.
     """
     now = utcnow()
-    today = now.astimezone(UTC).date()
-    days = (
-        [date.fromisoformat(day)]
-        if day
-        else [today - timedelta(days=back) for back in range(CATCH_UP_DAYS, 0, -1)]
-    )
+    days = [date.fromisoformat(day)] if day else ledger.days_to_accrue(now=now)
     written = 0
     for each in days:
         written += ledger.accrue_click_earnings(each, now=now)
         db.session.commit()
-    return f"credited {written} click-earnings entries for {', '.join(d.isoformat() for d in days)}"
+    shown = ", ".join(d.isoformat() for d in days) or "no day (nothing to credit)"
+    return f"credited {written} click-earnings entries for {shown}"
 
 
 @job("periodic")

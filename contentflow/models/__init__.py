@@ -8,7 +8,7 @@ from contentflow.models.fx import FxRate
 from contentflow.models.hold import Hold
 from contentflow.models.ledger import LedgerEntry
 from contentflow.models.offer import Network, Offer
-from contentflow.models.outbox import DevOutboxMessage
+from contentflow.models.outbox import OutboxMessage
 from contentflow.models.partner import AdminUser, MagicLinkToken, Partner
 from contentflow.models.partner_account import PartnerAccount
 from contentflow.models.payout import Payout
@@ -22,7 +22,7 @@ __all__ = [
     "AuditLog",
     "Click",
     "Conversion",
-    "DevOutboxMessage",
+    "OutboxMessage",
     "FxRate",
     "Hold",
     "LedgerEntry",

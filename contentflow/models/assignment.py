@@ -8,7 +8,8 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from contentflow.extensions import db
-from contentflow.models.base import BigIntId, UTCDateTime, utcnow
+from contentflow.models.base import BigIntId, UTCDateTime, one_of, utcnow
+from contentflow.platforms import PLATFORMS
 
 ASSIGNMENT_STATUSES = ("pending", "approved", "posting", "posted", "failed", "skipped")
 LIVE_STATUSES = ("pending", "approved", "posting", "posted")
@@ -21,7 +22,7 @@ class Assignment(db.Model):
         CheckConstraint(
             "status IN ('pending', 'approved', 'posting', 'posted', 'failed', 'skipped')", name="status"
         ),
-        CheckConstraint("platform IN ('youtube', 'pinterest', 'reddit', 'instagram')", name="platform"),
+        CheckConstraint(one_of("platform", PLATFORMS), name="platform"),
         # Never two live assignments for the same asset, partner and platform.
         Index(
             "uq_assignments_live",

@@ -12,6 +12,11 @@ from sqlalchemy.types import TypeDecorator
 BigIntId = BigInteger().with_variant(Integer(), "sqlite")
 
 
+def one_of(column: str, values: tuple[str, ...]) -> str:
+    """The SQL of a CHECK that ``column`` holds one of ``values`` (fixed names, never user input)."""
+    return f"{column} IN ({', '.join(repr(value) for value in values)})"
+
+
 def insert_or_skip(target, *conflict_columns: str):
     """INSERT ... ON CONFLICT (conflict_columns) DO NOTHING for the session's database (PostgreSQL or
     SQLite): how every write that must happen once is made idempotent without a read first."""

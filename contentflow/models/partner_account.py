@@ -8,16 +8,15 @@ from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String, Un
 from sqlalchemy.orm import Mapped, mapped_column
 
 from contentflow.extensions import db
-from contentflow.models.base import BigIntId, UTCDateTime, utcnow
+from contentflow.models.base import BigIntId, UTCDateTime, one_of, utcnow
+from contentflow.platforms import PLATFORMS
 from contentflow.security import EncryptedText
-
-PLATFORMS = ("youtube", "pinterest", "reddit", "instagram")
 
 
 class PartnerAccount(db.Model):
     __tablename__ = "partner_accounts"
     __table_args__ = (
-        CheckConstraint("platform IN ('youtube', 'pinterest', 'reddit', 'instagram')", name="platform"),
+        CheckConstraint(one_of("platform", PLATFORMS), name="platform"),
         CheckConstraint("daily_cap >= 0", name="daily_cap"),
         CheckConstraint("min_interval_minutes >= 0", name="min_interval"),
         UniqueConstraint("partner_id", "platform", "external_id"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from contentflow.extensions import db
@@ -24,6 +24,9 @@ class ShortLink(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+_UNACCRUED = "accrual_batch IS NULL AND is_billable AND cpc_cents > 0"
+
+
 class Click(db.Model):
     __tablename__ = "clicks"
     __table_args__ = (
@@ -31,6 +34,13 @@ class Click(db.Model):
         #: The daily CPC accrual and the network-wide 7-day figures read clicks by time across partners.
         Index("ix_clicks_created", "created_at"),
         Index("ix_clicks_visitor", "short_link_id", "visitor_hash", "created_at"),
+        #: What the accrual still has to credit: it leaves the index once credited.
+        Index(
+            "ix_clicks_unaccrued",
+            "created_at",
+            postgresql_where=text(_UNACCRUED),
+            sqlite_where=text(_UNACCRUED),
+        ),
         CheckConstraint("is_billable = false OR is_bot = false", name="bot_not_billable"),
     )
 
@@ -53,3 +63,5 @@ class Click(db.Model):
     is_billable: Mapped[bool] = mapped_column(Boolean, default=True)
     #: Why a click is not billable: head, bot, repeat.
     not_billable_reason: Mapped[str | None] = mapped_column(String(16))
+    #: The accrual run that credited this click (its ledger key ends with it); None: not credited yet.
+    accrual_batch: Mapped[str | None] = mapped_column(String(16))

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import redis
 from flask import Flask, current_app
 from rq import Retry
 from rq.job import Job
@@ -26,7 +26,8 @@ class PermanentJobError(RuntimeError):
 
 
 def job(queue: str, *, retry: Retry | None = None, timeout: int = 600) -> Callable:
-    """Mark a core job function with its queue, retry policy and timeout (Redash's pattern).
+    """Mark a job function with its queue, retry policy and timeout (Redash's pattern). Plugin jobs use
+    ``contentflow.plugin.plugin_job``, which adds the run-time flag check.
 
     Raises ValueError for a queue not in QUEUES.
     """
@@ -43,33 +44,31 @@ def job(queue: str, *, retry: Retry | None = None, timeout: int = 600) -> Callab
     return decorate
 
 
-def plugin_job(plugin_name: str, queue: str, *, retry: Retry | None = None, timeout: int = 600) -> Callable:
-    """Like ``job``, and the job re-checks its plugin's flag when it runs: off, it logs and does nothing."""
-
-    def decorate(func: Callable) -> Callable:
-        @functools.wraps(func)
-        def guarded(*args: Any, **kwargs: Any) -> Any:
-            from contentflow.plugin import plugin_registry
-
-            if not plugin_registry().is_enabled(plugin_name):
-                log.info("job %s skipped: plugin %s is off", func.__name__, plugin_name)
-                return None
-            return func(*args, **kwargs)
-
-        job(queue, retry=retry, timeout=timeout)(guarded)
-        guarded.plugin_name = plugin_name  # type: ignore[attr-defined]
-        return guarded
-
-    return decorate
+JobRef = Callable | str
 
 
-def enqueue(func: Callable, *args: Any, description: str | None = None, **kwargs: Any) -> Job:
-    """Put ``func(*args, **kwargs)`` on its declared queue now, on the current app's Redis.
+def resolve_job(func: JobRef, app: Flask | None = None) -> Callable:
+    """A job function, or the name of one in the app's job catalog: a service can ask for a job run
+    without importing the jobs layer above it. Raises LookupError for an unknown name."""
+    if callable(func):
+        return func
+    from contentflow.queueing.schedules import job_catalog
+
+    found = job_catalog(app).get(func)
+    if found is None:
+        raise LookupError(f"no job named {func!r} in the app's job catalog")
+    return found
+
+
+def enqueue(func: JobRef, *args: Any, description: str | None = None, **kwargs: Any) -> Job:
+    """Put ``func(*args, **kwargs)`` on its declared queue now, on the current app's Redis. ``func`` is a
+    job function or its name (``resolve_job``).
 
     ``description`` replaces RQ's default (which prints the arguments): pass one whenever an argument is
     secret, since workers log the description. Raises redis.RedisError when Redis is down.
     """
-    return enqueue_on(current_app._get_current_object(), func, args, kwargs, description)  # type: ignore[attr-defined]
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    return enqueue_on(app, resolve_job(func, app), args, kwargs, description)
 
 
 def enqueue_on(
@@ -99,12 +98,21 @@ class PendingJob:
     kwargs: dict[str, Any]
     description: str | None
     transaction: SessionTransaction
+    #: A job that is only a nudge (the work waits in a table a periodic job also reads): when Redis
+    #: fails, the failure is logged instead of raised from ``commit()``.
+    is_best_effort: bool = False
 
 
-def enqueue_after_commit(func: Callable, *args: Any, description: str | None = None, **kwargs: Any) -> None:
+def enqueue_after_commit(
+    func: JobRef, *args: Any, description: str | None = None, best_effort: bool = False, **kwargs: Any
+) -> None:
     """Enqueue once the current database transaction commits; dropped if it (or its savepoint) rolls back.
+    ``func`` is a job function or its name (``resolve_job``).
 
-    A worker must never pick up a job about rows it cannot see yet, nor about rows that never were.
+    A worker must never pick up a job about rows it cannot see yet, nor about rows that never were. With
+    ``best_effort``, a Redis failure at enqueue time is logged, not raised: use it only when a periodic job
+    finds the same work in the database anyway (the mail outbox). Otherwise ``commit()`` raises
+    redis.RedisError after the commit succeeded.
     """
     from contentflow.extensions import db
 
@@ -114,7 +122,7 @@ def enqueue_after_commit(func: Callable, *args: Any, description: str | None = N
     transaction = session.get_nested_transaction() or session.get_transaction() or session.begin()
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     session.info.setdefault(PENDING_KEY, []).append(
-        PendingJob(app, func, args, kwargs, description, transaction)
+        PendingJob(app, resolve_job(func, app), args, kwargs, description, transaction, best_effort)
     )
 
 
@@ -125,7 +133,16 @@ def _enqueue_pending(session: Session) -> None:
     pending: list[PendingJob] = session.info.pop(PENDING_KEY, [])
     for item in pending:
         # No app context is pushed here: popping one would tear the session down mid-commit.
-        enqueue_on(item.app, item.func, item.args, item.kwargs, item.description)
+        try:
+            enqueue_on(item.app, item.func, item.args, item.kwargs, item.description)
+        except redis.RedisError as error:
+            if not item.is_best_effort:
+                raise
+            log.warning(
+                "job %s not enqueued (%s): its periodic job will find the work",
+                item.func.__name__,
+                type(error).__name__,
+            )
 
 
 @event.listens_for(Session, "after_soft_rollback")

@@ -1,7 +1,8 @@
-"""Schedules are data (``Schedule`` on the plugin contract); here they are reconciled with Redis.
+"""Schedules are data (``queueing.schedules.Schedule``); here they are reconciled with Redis.
 
-At scheduler start the declared list (core + enabled plugins) is compared with what rq-scheduler holds,
-by deterministic job ids: what is missing is added, what changed or is no longer declared is cancelled.
+At scheduler start the declared list (the app's ``JobCatalog``: core + enabled plugins) is compared with
+what rq-scheduler holds, by deterministic job ids: what is missing is added, what changed or is no longer
+declared is cancelled.
 A restart therefore never duplicates a schedule, and a plugin switched off loses its schedules.
 """
 
@@ -16,8 +17,8 @@ from datetime import UTC, datetime
 from flask import Flask
 from rq_scheduler import Scheduler
 
-from contentflow.plugin import SCHEDULE_ID_PREFIX, PluginError, Schedule, plugin_registry
 from contentflow.queueing.connection import redis_connection
+from contentflow.queueing.schedules import SCHEDULE_ID_PREFIX, Schedule, job_catalog
 
 log = logging.getLogger(__name__)
 
@@ -34,21 +35,8 @@ def use_utc_clock() -> None:
 
 
 def declared_schedules(app: Flask) -> list[Schedule]:
-    """Core schedules, then each enabled plugin's, in menu order.
-
-    Raises PluginError if two declarations share a schedule id (one job scheduled twice).
-    """
-    from contentflow.jobs import CORE_SCHEDULES
-
-    schedules = list(CORE_SCHEDULES)
-    for plugin in plugin_registry(app).enabled.values():
-        schedules.extend(plugin.schedules)
-    seen: set[str] = set()
-    for schedule in schedules:
-        if schedule.schedule_id in seen:
-            raise PluginError(f"job {schedule.job_path} is scheduled twice")
-        seen.add(schedule.schedule_id)
-    return schedules
+    """Core schedules, then each enabled plugin's, in menu order (the app's job catalog)."""
+    return list(job_catalog(app).schedules)
 
 
 def make_scheduler(app: Flask, interval: int = 5) -> Scheduler:

@@ -8,7 +8,8 @@ from flask_babel import gettext as _
 
 from contentflow.errors import ValidationError
 from contentflow.extensions import db
-from contentflow.models import Asset, Offer
+from contentflow.models import AdminUser, Asset, Offer
+from contentflow.services import audit
 
 
 def create_asset(
@@ -20,8 +21,11 @@ def create_asset(
     hashtags: str = "",
     cta: str = "",
     owner_partner_id: str | None = None,
+    admin: AdminUser | None = None,
+    actor: str | None = None,
 ) -> Asset:
-    """A new asset (``new`` until ingested, ``ready`` when link-only).
+    """A new asset (``new`` until ingested, ``ready`` when link-only). Audit-logged when an admin or an
+    operator (``actor``) makes it.
 
     Raises ValidationError (empty or long title, bad URL, long hashtags or call to action).
     """
@@ -51,4 +55,12 @@ def create_asset(
     )
     db.session.add(asset)
     db.session.flush()
+    audit.record_change(
+        "asset.create",
+        admin=admin,
+        actor=actor,
+        target_type="asset",
+        target_id=asset.id,
+        details={"title": title},
+    )
     return asset

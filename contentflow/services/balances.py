@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from flask import current_app
 from sqlalchemy import Select, func, select
@@ -26,7 +26,7 @@ from sqlalchemy import Select, func, select
 from contentflow.extensions import db
 from contentflow.models import Asset, Click, Conversion, LedgerEntry, Offer, Payout
 from contentflow.models.base import utcnow
-from contentflow.money import share_cents
+from contentflow.money import round_half_up, share_cents
 from contentflow.services.ledger import EARNING_KINDS, WITHDRAWAL_KINDS, start_of_day
 
 #: Entries that say what traffic earned, for the EPC.
@@ -274,7 +274,7 @@ def current_offer(partner_id: str | None = None, *, now: datetime | None = None)
     )
     epc = None
     if clicks:
-        epc = int((Decimal(earnings) / clicks).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+        epc = round_half_up(Decimal(earnings) / clicks)
     return CurrentOffer(
         offer=offer,
         cpc_cents=offer.cpc_cents if offer is not None else None,

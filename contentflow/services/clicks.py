@@ -28,7 +28,7 @@ from functools import lru_cache
 import redis
 from crawleruseragents import is_crawler
 from flask import Flask, current_app
-from sqlalchemy import select, text
+from sqlalchemy import select, text, tuple_
 
 from contentflow.extensions import db
 from contentflow.models import Click
@@ -268,6 +268,45 @@ def row_of(target: LinkTarget, visit: Visit, reason: str) -> dict:
     }
 
 
+def settle_repeats(rows: list[dict]) -> list[dict]:
+    """The final billing decision of a flush batch: a row still billable becomes a ``repeat`` when the
+    same visitor has another billable click on the same link within ``CLICK_REPEAT_WINDOW_MINUTES``,
+    before or after it: in the database (inserted directly while Redis was down, or flushed before
+    Redis lost its repeat keys) or earlier in this batch. The capture's Redis claim decides almost
+    always; this makes the two paths agree, so an outage never bills a visitor twice in a window. One
+    indexed query per batch (``ix_clicks_visitor``); rows already stored (a re-flush) are not counted
+    against themselves. Returns the rows, changed in place."""
+    window = timedelta(minutes=current_app.config["CLICK_REPEAT_WINDOW_MINUTES"])
+    billable = sorted((r for r in rows if r["is_billable"] and r["short_link_id"] is not None), key=_at)
+    if not billable or not window:
+        return rows
+    keys = {(row["short_link_id"], row["visitor_hash"]) for row in billable}
+    batch_ids = {row["id"] for row in rows}
+    stored = db.session.execute(
+        select(Click.short_link_id, Click.visitor_hash, Click.created_at, Click.id).where(
+            tuple_(Click.short_link_id, Click.visitor_hash).in_(keys),
+            Click.is_billable.is_(True),
+            Click.created_at > _at(billable[0]) - window,
+            Click.created_at < _at(billable[-1]) + window,
+        )
+    ).all()
+    seen: dict[tuple[int, str], list[datetime]] = {}
+    for link_id, visitor_hash, created_at, click_id in stored:
+        if click_id not in batch_ids:
+            seen.setdefault((link_id, visitor_hash), []).append(created_at)
+    for row in billable:
+        times = seen.setdefault((row["short_link_id"], row["visitor_hash"]), [])
+        if any(abs(row["created_at"] - other) < window for other in times):
+            row.update(is_billable=False, not_billable_reason="repeat", cpc_cents=None)
+        else:
+            times.append(row["created_at"])
+    return rows
+
+
+def _at(row: dict) -> datetime:
+    return row["created_at"]
+
+
 def insert_clicks(rows: list[dict]) -> None:
     """Insert click rows, skipping ids already stored (a re-flush is harmless). Flushes, never commits.
 
@@ -285,7 +324,8 @@ def insert_clicks(rows: list[dict]) -> None:
 #: From this many rows a PostgreSQL batch goes through COPY (the flush job's batches; the outage path
 #: inserts one row at a time).
 COPY_THRESHOLD = 50
-CLICK_COLUMNS = tuple(column.name for column in Click.__table__.columns)
+#: What the capture writes: every column but ``accrual_batch``, which only the accrual sets.
+CLICK_COLUMNS = tuple(column.name for column in Click.__table__.columns if column.name != "accrual_batch")
 
 
 def copy_clicks(rows: list[dict]) -> None:

@@ -10,8 +10,8 @@ from sqlalchemy import select
 
 from contentflow.errors import Conflict, NotFound, ValidationError
 from contentflow.extensions import db
-from contentflow.models import Asset, Click, Conversion, Network, Partner
-from contentflow.services import fx, ledger
+from contentflow.models import AdminUser, Asset, Click, Conversion, Network, Partner
+from contentflow.services import audit, fx, ledger
 
 
 def apply_money_effect(conversion: Conversion) -> None:
@@ -45,10 +45,15 @@ def amount_in_currency(conversion: Conversion) -> Decimal:
 
 
 def resolve(
-    conversion_id: int, *, click_id: str = "", partner_id: str = "", asset_id: str = ""
+    conversion_id: int,
+    *,
+    click_id: str = "",
+    partner_id: str = "",
+    asset_id: str = "",
+    admin: AdminUser | None = None,
 ) -> Conversion:
     """Attribute a conversion needing review (to a click, or to a partner and an asset), convert it at the
-    current rate of its currency, and apply its status's money effect once.
+    current rate of its currency, and apply its status's money effect once. Audit-logged.
 
     Raises NotFound, Conflict (not awaiting review) or ValidationError (unknown click, partner or asset;
     no rate yet; amount over the network's cap). Idempotent: a second call finds nothing to resolve."""
@@ -65,17 +70,33 @@ def resolve(
     conversion.review_reason = None
     db.session.flush()
     apply_money_effect(conversion)
+    details = {
+        "status": conversion.status,
+        "partner_id": conversion.partner_id,
+        "amount_eur_cents": conversion.amount_eur_cents,
+    }
+    audit.record_change(
+        "conversion.resolve", admin=admin, target_type="conversion", target_id=conversion.id, details=details
+    )
     return conversion
 
 
-def reject(conversion_id: int) -> Conversion:
+def reject(conversion_id: int, *, admin: AdminUser | None = None) -> Conversion:
     """Reject a conversion needing review: it never earns anything, and later postbacks of it are stale.
+    Audit-logged.
 
     Raises NotFound or Conflict (not awaiting review)."""
     conversion = _lock_for_review(conversion_id)
     conversion.status = "rejected"
     conversion.needs_review = False
     db.session.flush()
+    audit.record_change(
+        "conversion.reject",
+        admin=admin,
+        target_type="conversion",
+        target_id=conversion.id,
+        details={"txn_id": conversion.txn_id},
+    )
     return conversion
 
 

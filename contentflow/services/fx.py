@@ -11,6 +11,7 @@ from contentflow.errors import ValidationError
 from contentflow.extensions import db
 from contentflow.models import AdminUser, FxRate
 from contentflow.money import to_cents
+from contentflow.services import audit
 
 #: The ledger's currency: its rate is 1 by definition and never stored.
 BASE_CURRENCY = "EUR"
@@ -50,9 +51,11 @@ def get_rate(currency: str) -> Decimal | None:
     return Decimal(stored) if stored is not None else None
 
 
-def set_rate(currency: str, raw_rate: str, admin: AdminUser | None = None) -> FxRate:
-    """Create or update the rate of ``currency``. Idempotent. Raises ValidationError (bad code or rate,
-    or EUR, whose rate is fixed)."""
+def set_rate(
+    currency: str, raw_rate: str, admin: AdminUser | None = None, *, actor: str | None = None
+) -> FxRate:
+    """Create or update the rate of ``currency``, audit-logged as ``admin`` or ``actor``. Idempotent.
+    Raises ValidationError (bad code or rate, or EUR, whose rate is fixed)."""
     currency = normalize_currency(currency)
     if currency == BASE_CURRENCY:
         raise ValidationError(_("EUR is the ledger's currency: its rate is always 1."), code="bad_currency")
@@ -64,6 +67,14 @@ def set_rate(currency: str, raw_rate: str, admin: AdminUser | None = None) -> Fx
     fx_rate.eur_per_unit = rate
     fx_rate.updated_by_admin_id = admin.id if admin else None
     db.session.flush()
+    audit.record_change(
+        "fx_rate.set",
+        admin=admin,
+        actor=actor,
+        target_type="fx_rate",
+        target_id=currency,
+        details={"eur_per_unit": rate},
+    )
     return fx_rate
 
 

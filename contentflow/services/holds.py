@@ -13,6 +13,7 @@ from flask_babel import gettext as _
 from sqlalchemy import or_, select, update
 
 from contentflow.errors import Conflict, NotFound, ValidationError
+from contentflow.extension_points import IS_ON_HOLD
 from contentflow.extensions import db
 from contentflow.models import AdminUser, Hold
 from contentflow.models.base import utcnow
@@ -38,8 +39,21 @@ def active_hold(partner_id: str, *, now: datetime | None = None) -> Hold | None:
 
 
 def is_on_hold(partner_id: str, *, now: datetime | None = None) -> bool:
-    """Whether an active hold blocks the partner's withdrawals and publishing."""
-    return active_hold(partner_id, now=now) is not None
+    """Whether the partner's withdrawals and publishing are blocked: an active hold in the table, or an
+    enabled plugin's answer to the ``holds.is_on_hold`` hook (``extension_points.IS_ON_HOLD``)."""
+    now = now or utcnow()
+    return active_hold(partner_id, now=now) is not None or bool(IS_ON_HOLD(partner_id, now=now))
+
+
+def held_among(partner_ids: list[str], *, now: datetime | None = None) -> set[str]:
+    """Which of ``partner_ids`` have an active hold in the table (for lists of partners)."""
+    if not partner_ids:
+        return set()
+    return set(
+        db.session.scalars(
+            select(Hold.partner_id).where(Hold.partner_id.in_(partner_ids), *active_clause(now or utcnow()))
+        )
+    )
 
 
 def place_hold(

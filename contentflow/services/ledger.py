@@ -4,24 +4,24 @@ Every entry carries an idempotency key backed by a unique constraint; ``record_e
 ON CONFLICT DO NOTHING, so a replay, a retried job or a concurrent duplicate writes nothing. Amounts are
 rounded once, per entry, half-up (``money.to_cents`` / ``money.share_cents``).
 
-Keys: ``conv:<conversion>:credit|reversal``, ``cpc:<partner>:<offer>:<YYYY-MM-DD>``,
+Keys: ``conv:<conversion>:credit|reversal``, ``cpc:<partner>:<offer>:<YYYY-MM-DD>:<accrual batch>``,
 ``payout:<payout>:request|returned``, ``adjust:<form key>``.
 """
 
 from __future__ import annotations
 
 import re
+import uuid
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import Decimal, InvalidOperation
 
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from contentflow.errors import ValidationError
 from contentflow.extensions import db
 from contentflow.models import AdminUser, Click, Conversion, LedgerEntry
 from contentflow.models.base import insert_or_skip, utcnow
-from contentflow.money import share_cents, to_cents
+from contentflow.money import share_cents
 from contentflow.services import audit
 
 #: Entries that move money between the partner and the operator's payout, not earnings.
@@ -122,36 +122,27 @@ def start_of_day(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=UTC)
 
 
-def accrue_click_earnings(day: date, *, now: datetime | None = None) -> int:
-    """Credit the billable clicks of ``day`` (UTC): one entry per partner and offer, summing each click's
-    ``cpc_cents`` as of the click. Returns how many entries were written.
+def accrue_click_earnings(day: date, *, now: datetime | None = None, batch: str | None = None) -> int:
+    """Credit the billable clicks of ``day`` (UTC) that no run credited yet: one entry per partner and
+    offer, summing each click's ``cpc_cents`` as of the click. Returns how many entries were written.
 
-    Raises ValidationError for today or a later day (only closed days are credited). Idempotent: the key
-    ``cpc:<partner>:<offer>:<day>`` makes a re-run write nothing, and clicks that reach the database
-    after their day was credited stay uncredited (the schedule runs well after the click flush).
+    Each click is claimed by the run that credits it (``clicks.accrual_batch``, set in the same
+    transaction as the entries, keyed ``cpc:<partner>:<offer>:<day>:<batch>``): a re-run writes nothing,
+    a click that reached the database after its day was credited is credited by the next run, exactly
+    once, and two racing runs cannot claim the same click (PostgreSQL re-checks the claim's condition on
+    rows another run locked). Raises ValidationError for today or a later day (only closed days).
     """
     now = now or utcnow()
     if day >= now.astimezone(UTC).date():
         raise ValidationError(_("Only a day that is over can be credited."), code="day_not_closed")
-    start = start_of_day(day)
-    rows = db.session.execute(
-        select(Click.partner_id, Click.offer_id, func.sum(Click.cpc_cents), func.count())
-        .where(
-            Click.created_at >= start,
-            Click.created_at < start + timedelta(days=1),
-            Click.is_billable.is_(True),
-            Click.cpc_cents > 0,
-        )
-        .group_by(Click.partner_id, Click.offer_id)
-        .order_by(Click.partner_id, Click.offer_id)
-    ).all()
+    batch = batch or uuid.uuid4().hex[:12]
     written = 0
-    for partner_id, offer_id, total_cents, click_count in rows:
+    for partner_id, offer_id, total_cents, click_count in claim_clicks(day, batch):
         entry = record_entry(
             partner_id,
             "click_earnings",
             int(total_cents),
-            f"cpc:{partner_id}:{offer_id if offer_id is not None else 'none'}:{day.isoformat()}",
+            f"cpc:{partner_id}:{offer_id if offer_id is not None else 'none'}:{day.isoformat()}:{batch}",
             memo=f"{click_count} clicks on {day.isoformat()}",
             created_at=now,
         )
@@ -159,24 +150,62 @@ def accrue_click_earnings(day: date, *, now: datetime | None = None) -> int:
     return written
 
 
+def _unaccrued(start: datetime, end: datetime) -> tuple:
+    return (
+        Click.accrual_batch.is_(None),
+        Click.is_billable.is_(True),
+        Click.cpc_cents > 0,
+        Click.created_at >= start,
+        Click.created_at < end,
+    )
+
+
+def claim_clicks(day: date, batch: str) -> list[tuple[str, int | None, int, int]]:
+    """Mark the uncredited billable clicks of ``day`` as credited by ``batch``; returns their
+    ``(partner, offer, cents, count)`` sums, by partner and offer. PostgreSQL sums them in the same
+    statement; SQLite (first run, small) returns the claimed rows and they are summed here."""
+    start = start_of_day(day)
+    claim = (
+        update(Click)
+        .where(*_unaccrued(start, start + timedelta(days=1)))
+        .values(accrual_batch=batch)
+        .returning(Click.partner_id, Click.offer_id, Click.cpc_cents)
+    )
+    if db.session.get_bind().dialect.name == "postgresql":
+        claimed = claim.cte("claimed")
+        sums = (
+            select(claimed.c.partner_id, claimed.c.offer_id, func.sum(claimed.c.cpc_cents), func.count())
+            .group_by(claimed.c.partner_id, claimed.c.offer_id)
+            .order_by(claimed.c.partner_id, claimed.c.offer_id)
+        )
+        return [tuple(row) for row in db.session.execute(sums)]
+    totals: dict[tuple[str, int | None], list[int]] = {}
+    for partner_id, offer_id, cpc_cents in db.session.execute(
+        claim.execution_options(synchronize_session=False)
+    ):
+        total = totals.setdefault((partner_id, offer_id), [0, 0])
+        total[0] += cpc_cents
+        total[1] += 1
+    return [(p, o, cents, count) for (p, o), (cents, count) in sorted(totals.items(), key=str)]
+
+
+def days_to_accrue(*, now: datetime | None = None) -> list[date]:
+    """Closed UTC days holding billable clicks no run credited yet (a partial index keeps this cheap)."""
+    today = start_of_day((now or utcnow()).astimezone(UTC).date())
+    day = _click_day()
+    rows = db.session.scalars(
+        select(day).where(*_unaccrued(datetime(2000, 1, 1, tzinfo=UTC), today)).group_by(day).order_by(day)
+    )
+    return [value if isinstance(value, date) else date.fromisoformat(str(value)) for value in rows]
+
+
+def _click_day():
+    if db.session.get_bind().dialect.name == "postgresql":
+        return func.date(func.timezone("UTC", Click.created_at))
+    return func.date(Click.created_at)
+
+
 # --- admin adjustments ---------------------------------------------------------------------------------
-
-
-def parse_euros(raw: str, *, allow_negative: bool = False) -> int:
-    """``"12.5"`` or ``"12,50"`` euros -> 1250 cents. At most two decimals, never zero.
-
-    Raises ValidationError (not an amount, zero, more than two decimals, negative when not allowed).
-    """
-    text = (raw or "").strip().replace(" ", "").replace("\u00a0", "").replace(",", ".")
-    try:
-        amount = Decimal(text)
-    except InvalidOperation:
-        raise ValidationError(_("Enter an amount in euros, like 12.50."), code="invalid_amount") from None
-    if not amount.is_finite() or amount.as_tuple().exponent < -2:
-        raise ValidationError(_("Enter an amount in euros, like 12.50."), code="invalid_amount")
-    if amount == 0 or (amount < 0 and not allow_negative):
-        raise ValidationError(_("The amount must be more than zero."), code="invalid_amount")
-    return to_cents(amount)
 
 
 def adjust_balance(

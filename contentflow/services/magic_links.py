@@ -13,11 +13,12 @@ from contentflow.extensions import db
 from contentflow.models import MagicLinkToken, Partner
 from contentflow.models.base import utcnow
 from contentflow.security import hash_token, new_token
-from contentflow.services import partners
+from contentflow.services import audit, partners
 
 
-def issue_token(partner: Partner) -> str:
-    """Create a token for ``partner``'s current e-mail and return it (only the hash is stored)."""
+def issue_token(partner: Partner, *, actor: str | None = None) -> str:
+    """Create a token for ``partner``'s current e-mail and return it (only the hash is stored). Audit-logged
+    when an operator (``actor``) asks for it rather than the partner."""
     token = new_token()
     ttl = timedelta(minutes=current_app.config["MAGIC_LINK_TTL_MINUTES"])
     db.session.add(
@@ -29,6 +30,8 @@ def issue_token(partner: Partner) -> str:
         )
     )
     db.session.flush()
+    if actor is not None:
+        audit.record("partner.login_link", actor=actor, target_type="partner", target_id=partner.id)
     return token
 
 

@@ -1,6 +1,14 @@
-"""Outgoing e-mail through Brevo's transactional API (``POST /v3/smtp/email``), always from a job.
+"""Outgoing e-mail: written to the outbox in the caller's transaction (``queue_message``), delivered from
+there through Brevo's transactional API (``POST /v3/smtp/email``) by the ``deliver_mail`` job.
 
-Without ``BREVO_API_KEY`` outside production, messages go to the console (stderr) and the dev outbox.
+- ``queue_message`` adds the row and asks for ``deliver_mail(<id>)`` once the transaction commits. If
+  Redis fails at that moment the row waits: ``deliver_overdue_mail`` (every minute) finds it. So a
+  committed sign-in request always gets its e-mail, and a rolled-back one never does.
+- Delivery claims the row first (one conditional UPDATE: pending -> sending), so two workers never send
+  the same row at once. A worker killed while sending leaves ``sending``; after ``STALE_CLAIM`` the sweep
+  sends it again: e-mail is at-least-once, never lost.
+- Without ``BREVO_API_KEY`` outside production, messages go to the console (stderr) and stay in the
+  outbox for the dev outbox page.
 """
 
 from __future__ import annotations
@@ -8,19 +16,34 @@ from __future__ import annotations
 import logging
 import sys
 from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
 
 import requests
 from flask import current_app
+from sqlalchemy import or_, select, update
 
 from contentflow.extensions import db
-from contentflow.models import DevOutboxMessage
+from contentflow.models import OutboxMessage
+from contentflow.models.base import utcnow
+from contentflow.models.outbox import DEV_OUTBOX
+from contentflow.queueing import enqueue_after_commit
 
 log = logging.getLogger(__name__)
+
+#: The job (by name: the jobs layer sits above the services) that delivers one outbox row.
+DELIVERY_JOB = "deliver_mail"
+#: Waits after each failed attempt; the delivery job's RQ retries use the same intervals.
+RETRY_INTERVALS = (10, 60, 300, 900)
+MAX_ATTEMPTS = len(RETRY_INTERVALS) + 1
+#: A row still pending this long after it fell due was missed by its job: the sweep takes it.
+OVERDUE_AFTER = timedelta(minutes=1)
+#: A claim older than this belongs to a worker that died mid-send (Brevo answers within 10 s).
+STALE_CLAIM = timedelta(minutes=10)
 
 
 @dataclass(frozen=True)
 class Message:
-    """One outgoing e-mail; it travels to the job as a plain dict (``as_dict``)."""
+    """One outgoing e-mail."""
 
     to: str
     subject: str
@@ -33,11 +56,113 @@ class Message:
 
 
 class TransientMailError(RuntimeError):
-    """Brevo could not take the message now (timeout, 429, 5xx): the job retries."""
+    """Brevo could not take the message now (timeout, 429, 5xx): try again later."""
 
 
 class RejectedMailError(RuntimeError):
     """Brevo refused the message (4xx): retrying will not help."""
+
+
+def queue_message(message: Message) -> OutboxMessage:
+    """Write ``message`` to the outbox in the current transaction; it is delivered after the commit (and
+    never if the transaction rolls back). Idempotent only per call: each call is one e-mail."""
+    row = OutboxMessage(
+        to_email=message.to,
+        subject=message.subject[:300],
+        text_body=message.text,
+        html_body=message.html,
+        tag=message.tag[:40],
+        next_attempt_at=utcnow(),
+    )
+    db.session.add(row)
+    db.session.flush()
+    # The job carries the row id only: no address, no body, no token in Redis or in worker logs.
+    enqueue_after_commit(DELIVERY_JOB, row.id, description=f"deliver_mail({message.tag})", best_effort=True)
+    return row
+
+
+def claim(message_id: int, *, now: datetime | None = None) -> OutboxMessage | None:
+    """Take row ``message_id`` for delivery (pending, or claimed by a worker long dead): it becomes
+    ``sending``. None when it is sent, failed, missing or being sent by another worker."""
+    now = now or utcnow()
+    claimed = db.session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.id == message_id,
+            or_(
+                OutboxMessage.status == "pending",
+                (OutboxMessage.status == "sending") & (OutboxMessage.claimed_at < now - STALE_CLAIM),
+            ),
+        )
+        .values(status="sending", claimed_at=now, attempts=OutboxMessage.attempts + 1)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not claimed:
+        return None
+    row = db.session.get(OutboxMessage, message_id)
+    db.session.refresh(row)
+    return row
+
+
+def send(row: OutboxMessage, *, now: datetime | None = None) -> str:
+    """Deliver a claimed row and record the outcome on it. Returns the provider's message id.
+
+    Raises TransientMailError (the row is pending again, due after its back-off; after ``MAX_ATTEMPTS``
+    it is failed) or RejectedMailError (the row is failed). Never logs the body.
+    """
+    now = now or utcnow()
+    message = Message(row.to_email, row.subject, row.text_body, row.html_body, row.tag)
+    try:
+        provider_id = deliver(message)
+    except TransientMailError as error:
+        row.last_error = str(error)[:500]
+        if row.attempts >= MAX_ATTEMPTS:
+            row.status = "failed"
+        else:
+            row.status = "pending"
+            row.next_attempt_at = now + timedelta(seconds=RETRY_INTERVALS[row.attempts - 1])
+        db.session.flush()
+        raise
+    except RejectedMailError as error:
+        row.status, row.last_error = "failed", str(error)[:500]
+        db.session.flush()
+        raise
+    row.status, row.sent_at, row.provider_message_id = "sent", now, provider_id[:200]
+    if provider_id != DEV_OUTBOX:
+        row.text_body = row.html_body = ""  # Brevo has it: no sign-in link rests in our database
+    db.session.flush()
+    return provider_id
+
+
+def overdue_ids(*, now: datetime | None = None, limit: int = 100) -> list[int]:
+    """Rows their job missed: pending well past their due time, or claimed by a worker long dead."""
+    now = now or utcnow()
+    return list(
+        db.session.scalars(
+            select(OutboxMessage.id)
+            .where(
+                or_(
+                    (OutboxMessage.status == "pending")
+                    & (OutboxMessage.next_attempt_at <= now - OVERDUE_AFTER),
+                    (OutboxMessage.status == "sending") & (OutboxMessage.claimed_at < now - STALE_CLAIM),
+                )
+            )
+            .order_by(OutboxMessage.id)
+            .limit(limit)
+        )
+    )
+
+
+def dev_outbox(limit: int = 50) -> list[OutboxMessage]:
+    """What went to the development outbox instead of Brevo, newest first."""
+    return list(
+        db.session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.provider_message_id == DEV_OUTBOX)
+            .order_by(OutboxMessage.id.desc())
+            .limit(limit)
+        )
+    )
 
 
 def brevo_payload(message: Message) -> dict:
@@ -64,7 +189,13 @@ def deliver(message: Message) -> str:
     if not config["BREVO_API_KEY"]:
         if config["IS_PRODUCTION"]:
             raise RejectedMailError("BREVO_API_KEY is not set")
-        return _deliver_to_outbox(message)
+        # Development only: the console is where a developer without Brevo reads the sign-in link.
+        print(
+            f"\n--- e-mail to {message.to}: {message.subject}\n{message.text}\n---",
+            file=sys.stderr,
+            flush=True,
+        )
+        return DEV_OUTBOX
     try:
         response = requests.post(
             f"{config['BREVO_API_URL'].rstrip('/')}/smtp/email",
@@ -84,17 +215,3 @@ def deliver(message: Message) -> str:
         message_id = ""  # accepted all the same: raising now would send it a second time
     log.info("mail sent", extra={"tag": message.tag, "brevo_message_id": message_id})
     return message_id
-
-
-def _deliver_to_outbox(message: Message) -> str:
-    db.session.add(
-        DevOutboxMessage(
-            to_email=message.to, subject=message.subject, text_body=message.text, html_body=message.html
-        )
-    )
-    db.session.flush()
-    # Development only: the console is where a developer without Brevo reads the sign-in link.
-    print(
-        f"\n--- e-mail to {message.to}: {message.subject}\n{message.text}\n---", file=sys.stderr, flush=True
-    )
-    return "outbox"

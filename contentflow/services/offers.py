@@ -14,16 +14,20 @@ from sqlalchemy import select
 
 from contentflow.errors import Conflict, NotFound, ValidationError
 from contentflow.extensions import db
-from contentflow.models import Network, Offer
-from contentflow.money import to_cents
+from contentflow.models import AdminUser, Network, Offer
+from contentflow.money import parse_euros
+from contentflow.services import audit
 
 SUBID_MACRO = "{subid}"
 #: The length of ``Offer.url_template``.
 MAX_URL_LENGTH = 2048
 
 
-def create_network(name: str, secret: str) -> Network:
-    """A network whose postbacks authenticate with ``secret`` (stored encrypted).
+def create_network(
+    name: str, secret: str, *, admin: AdminUser | None = None, actor: str | None = None
+) -> Network:
+    """A network whose postbacks authenticate with ``secret`` (stored encrypted). Audit-logged as
+    ``admin`` or ``actor`` (``cli``).
 
     Raises ValidationError (bad name, short secret) or Conflict (name taken)."""
     name = name.strip()
@@ -36,6 +40,14 @@ def create_network(name: str, secret: str) -> Network:
     network = Network(name=name, secret=secret)
     db.session.add(network)
     db.session.flush()
+    audit.record_change(
+        "network.create",
+        admin=admin,
+        actor=actor,
+        target_type="network",
+        target_id=network.id,
+        details={"name": name},
+    )
     return network
 
 
@@ -69,9 +81,11 @@ def create_offer(
     *,
     cpc_cents: int | None = None,
     revshare_pct: str | Decimal | None = None,
+    admin: AdminUser | None = None,
+    actor: str | None = None,
 ) -> Offer:
     """An offer of ``network_name`` paying ``cpc_cents`` per billable click and/or ``revshare_pct``
-    percent of the commission (at least one of them).
+    percent of the commission (at least one of them). Audit-logged as ``admin`` or ``actor``.
 
     Raises ValidationError (URL without {subid}, bad terms), NotFound (network) or Conflict (name).
     """
@@ -94,6 +108,15 @@ def create_offer(
     )
     db.session.add(offer)
     db.session.flush()
+    terms = {"cpc_cents": cpc_cents, "revshare_bps": revshare_bps, "network": network.name}
+    audit.record_change(
+        "offer.create",
+        admin=admin,
+        actor=actor,
+        target_type="offer",
+        target_id=offer.id,
+        details={"name": name, **terms},
+    )
     return offer
 
 
@@ -121,19 +144,6 @@ def get_offer_by_name(name: str) -> Offer:
     return offer
 
 
-def euros_to_cents(raw: str) -> int:
-    """``0.12`` -> 12, with the ledger's rounding. Raises ValidationError (not a finite amount, or over a
-    billion euros)."""
-    try:
-        amount = Decimal(raw.strip())
-    except InvalidOperation:
-        raise ValidationError(_("Not an amount: %(raw)s", raw=raw)) from None
-    # Beyond a billion euros is a typo, and past Decimal's exact range the rounding itself would fail.
-    if not amount.is_finite() or abs(amount) > 1_000_000_000:
-        raise ValidationError(_("Not an amount: %(raw)s", raw=raw))
-    return to_cents(amount)
-
-
 # --- networks: secrets, allowlist, cap, switch ----------------------------------------------------------
 
 #: Largest ``allowed_ips`` text (the column's length).
@@ -158,10 +168,13 @@ def list_networks() -> list[Network]:
     return list(db.session.scalars(select(Network).order_by(Network.name)))
 
 
-def rotate_network_secret(network: Network, now: datetime | None = None) -> str:
+def rotate_network_secret(
+    network: Network, now: datetime | None = None, *, admin: AdminUser | None = None
+) -> str:
     """Give ``network`` a new secret and return it (shown once, stored encrypted). The old one stays valid
     for ``NETWORK_SECRET_OVERLAP_HOURS`` so the network can switch without losing postbacks; a second
-    rotation within that window drops the oldest secret. Not idempotent: each call makes a new secret."""
+    rotation within that window drops the oldest secret. Audit-logged. Not idempotent: each call makes a
+    new secret."""
     now = now or datetime.now(UTC)
     hours = current_app.config["NETWORK_SECRET_OVERLAP_HOURS"]
     secret = new_network_secret()
@@ -169,6 +182,13 @@ def rotate_network_secret(network: Network, now: datetime | None = None) -> str:
     network.previous_secret_expires_at = now + timedelta(hours=hours)
     network.secret = secret
     db.session.flush()
+    audit.record_change(
+        "network.rotate_secret",
+        admin=admin,
+        target_type="network",
+        target_id=network.id,
+        details={"previous_valid_until": network.previous_secret_expires_at.isoformat()},
+    )
     return secret
 
 
@@ -216,24 +236,34 @@ def is_ip_allowed(network: Network, ip: str) -> bool:
     return any(address in ipaddress.ip_network(entry) for entry in network.allowed_ips.split(","))
 
 
-def configure_network(network: Network, allowlist: str, max_amount_eur: str) -> Network:
+def configure_network(
+    network: Network, allowlist: str, max_amount_eur: str, *, admin: AdminUser | None = None
+) -> Network:
     """Set the IP allowlist (empty: any address) and the largest commission one postback may report.
+    Audit-logged.
 
     Raises ValidationError (bad address, cap not above 0)."""
     allowed_ips = parse_allowlist(allowlist)
-    max_amount_cents = euros_to_cents(max_amount_eur)
+    max_amount_cents = parse_euros(max_amount_eur, allow_zero=True)
     if max_amount_cents <= 0:
         raise ValidationError(_("The largest amount is an amount in euros above 0."), code="bad_cap")
     network.allowed_ips = allowed_ips
     network.max_amount_cents = max_amount_cents
     db.session.flush()
+    details = {"allowed_ips": allowed_ips, "max_amount_cents": max_amount_cents}
+    audit.record_change(
+        "network.configure", admin=admin, target_type="network", target_id=network.id, details=details
+    )
     return network
 
 
-def set_network_active(network: Network, is_active: bool) -> Network:
-    """Switch a network on or off; an inactive network's postbacks are refused (403). Idempotent."""
+def set_network_active(network: Network, is_active: bool, *, admin: AdminUser | None = None) -> Network:
+    """Switch a network on or off; an inactive network's postbacks are refused (403). Audit-logged.
+    Idempotent."""
     network.is_active = is_active
     db.session.flush()
+    action = "network.activate" if is_active else "network.deactivate"
+    audit.record_change(action, admin=admin, target_type="network", target_id=network.id)
     return network
 
 
@@ -253,8 +283,14 @@ def list_offers() -> list[Offer]:
     return list(db.session.scalars(select(Offer).order_by(Offer.is_active.desc(), Offer.name)))
 
 
-def set_offer_active(offer: Offer, is_active: bool) -> Offer:
-    """Switch an offer on or off. Idempotent."""
+def set_offer_active(offer: Offer, is_active: bool, *, admin: AdminUser | None = None) -> Offer:
+    """Switch an offer on or off. Audit-logged. Idempotent."""
     offer.is_active = is_active
     db.session.flush()
+    audit.record_change(
+        "offer.activate" if is_active else "offer.deactivate",
+        admin=admin,
+        target_type="offer",
+        target_id=offer.id,
+    )
     return offer

@@ -11,6 +11,7 @@ from contentflow.errors import NotFound, ValidationError
 from contentflow.extensions import db
 from contentflow.models import Partner
 from contentflow.models.partner import LOCALES
+from contentflow.services import audit
 
 
 def normalize_email(raw: str) -> str:
@@ -25,8 +26,11 @@ def find_partner_by_email(email: str) -> Partner | None:
     return db.session.scalar(select(Partner).where(Partner.email == email.lower()))
 
 
-def get_or_create_partner(email: str, *, locale: str = "fr", referrer_id: str | None = None) -> Partner:
-    """The partner with this e-mail, created if new. Idempotent, also under concurrent sign-ups."""
+def get_or_create_partner(
+    email: str, *, locale: str = "fr", referrer_id: str | None = None, actor: str | None = None
+) -> Partner:
+    """The partner with this e-mail, created if new (audit-logged when an operator, ``actor``, creates
+    it). Idempotent, also under concurrent sign-ups."""
     email = normalize_email(email)
     partner = find_partner_by_email(email)
     if partner is not None:
@@ -45,6 +49,30 @@ def get_or_create_partner(email: str, *, locale: str = "fr", referrer_id: str | 
         partner = find_partner_by_email(email)
         if partner is None:
             raise
+        return partner
+    if actor is not None:
+        audit.record(
+            "partner.create",
+            actor=actor,
+            target_type="partner",
+            target_id=partner.id,
+            details={"email": email},
+        )
+    return partner
+
+
+def lock_partner(partner_id: str) -> Partner:
+    """The partner's row, locked until the transaction ends (PostgreSQL ``SELECT ... FOR UPDATE``; on
+    SQLite every transaction is already serialised). What serialises a partner's money moves. Raises
+    NotFound."""
+    partner = db.session.execute(
+        select(Partner)
+        .where(Partner.id == partner_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+    if partner is None:
+        raise NotFound(_("No such partner."), code="unknown_partner")
     return partner
 
 
@@ -53,6 +81,15 @@ def get_partner(partner_id: str) -> Partner:
     if partner is None:
         raise NotFound(_("No such partner."))
     return partner
+
+
+def search(query: str = "", limit: int = 50) -> list[Partner]:
+    """The newest partners whose e-mail contains ``query`` (any, when empty); ``%`` and ``_`` are plain."""
+    statement = select(Partner).order_by(Partner.created_at.desc(), Partner.id).limit(limit)
+    query = query.strip().lower()[:254]
+    if query:
+        statement = statement.where(Partner.email.contains(query, autoescape=True))
+    return list(db.session.scalars(statement))
 
 
 def set_locale(partner: Partner, locale: str) -> None:

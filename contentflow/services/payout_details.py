@@ -13,6 +13,7 @@ import csv
 import io
 import re
 
+from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -20,11 +21,10 @@ from sqlalchemy import select
 from contentflow.errors import Conflict, ValidationError
 from contentflow.extensions import db
 from contentflow.models import AdminUser, Partner, Payout
-from contentflow.money import format_money, from_cents
-from contentflow.queueing import enqueue_after_commit
-from contentflow.services import audit
+from contentflow.money import from_cents
+from contentflow.services import audit, mail
 from contentflow.services.mail import Message
-from contentflow.services.partners import normalize_email
+from contentflow.services.partners import lock_partner, normalize_email
 
 IBAN_FORMAT = re.compile(r"^[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}$")
 #: PayPal's payout file (Payouts web upload) has no header row: email, amount, currency, id, note.
@@ -45,9 +45,14 @@ class InvalidPayoutDetails(ValidationError):
         self.field = field
 
 
-def euros(cents: int) -> str:
-    """Cents for a message, in the current locale (``10,00 €``)."""
-    return format_money(cents)
+class UnknownMethod(ValidationError):
+    code = "unknown_method"
+
+
+def check_method(method: str) -> None:
+    """Raises UnknownMethod unless ``method`` is one of ``PAYOUT_METHODS``."""
+    if method not in current_app.config["PAYOUT_METHODS"]:
+        raise UnknownMethod(_("This payout method is not offered."))
 
 
 def normalize_iban(raw: str) -> str:
@@ -107,8 +112,6 @@ def set_payout_details(
     Raises UnknownMethod, InvalidPayoutDetails (with its ``field``), or Conflict while a withdrawal is
     open (its money goes to the details it was requested with).
     """
-    from contentflow.services.payouts import check_method, lock_partner
-
     check_method(method)
     if method == "paypal":
         if not (paypal_email or "").strip():
@@ -137,18 +140,8 @@ def set_payout_details(
     for name, value in new.items():
         setattr(partner, name, value)
     db.session.flush()
-    enqueue_after_commit(
-        _deliver_email(),
-        details_changed_message(partner).as_dict(),
-        description="deliver_email(payout_details)",
-    )
+    mail.queue_message(details_changed_message(partner))
     return True
-
-
-def _deliver_email():
-    from contentflow.jobs.accounts import deliver_email  # jobs import services: import it late
-
-    return deliver_email
 
 
 def details_changed_message(partner: Partner) -> Message:
@@ -183,8 +176,6 @@ def approved_payouts_csv(method: str, admin: AdminUser) -> tuple[str, list[int]]
     ``12.34`` in EUR. Cells a spreadsheet would run as formulas start with a quote. Payouts whose
     partner has no details for the method any more are left out. Raises UnknownMethod.
     """
-    from contentflow.services.payouts import check_method
-
     check_method(method)
     rows = db.session.execute(
         select(Payout, Partner)

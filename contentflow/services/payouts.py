@@ -20,8 +20,10 @@ from contentflow.errors import Conflict, Forbidden, NotFound, ValidationError
 from contentflow.extensions import db
 from contentflow.models import AdminUser, LedgerEntry, Partner, Payout
 from contentflow.models.base import utcnow
-from contentflow.money import to_cents
+from contentflow.money import format_money, to_cents
 from contentflow.services import audit, balances, holds, ledger, payout_details
+from contentflow.services.partners import lock_partner
+from contentflow.services.payout_details import check_method
 
 OPEN_STATUSES = ("requested", "approved")
 STATUS_LABELS = {
@@ -38,10 +40,6 @@ class InvalidAmount(ValidationError):
 
 class BelowMinimum(ValidationError):
     code = "below_minimum"
-
-
-class UnknownMethod(ValidationError):
-    code = "unknown_method"
 
 
 class MissingPayoutDetails(ValidationError):
@@ -68,26 +66,6 @@ def approval_threshold_cents() -> int:
     return to_cents(current_app.config["PAYOUT_APPROVAL_THRESHOLD_EUR"])
 
 
-def check_method(method: str) -> None:
-    """Raises UnknownMethod unless ``method`` is one of ``PAYOUT_METHODS``."""
-    if method not in current_app.config["PAYOUT_METHODS"]:
-        raise UnknownMethod(_("This payout method is not offered."))
-
-
-def lock_partner(partner_id: str) -> Partner:
-    """The partner's row, locked until the transaction ends (a no-op on SQLite, already serialised).
-    Raises NotFound."""
-    partner = db.session.execute(
-        select(Partner)
-        .where(Partner.id == partner_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).scalar_one_or_none()
-    if partner is None:
-        raise NotFound(_("No such partner."), code="unknown_partner")
-    return partner
-
-
 def request_withdrawal(
     partner: Partner,
     amount_cents: int,
@@ -99,17 +77,16 @@ def request_withdrawal(
     """Withdraw ``amount_cents`` to the partner's ``method``: the ledger is debited at once; at or above
     ``PAYOUT_APPROVAL_THRESHOLD_EUR`` the payout waits for an admin, below it is approved.
 
-    Raises UnknownMethod, InvalidAmount, BelowMinimum (400), PartnerOnHold (403), MissingPayoutDetails
-    (400) or InsufficientBalance (409); nothing is written then. Not idempotent: each call is a request.
+    Raises payout_details.UnknownMethod, InvalidAmount, BelowMinimum (400), PartnerOnHold (403),
+    MissingPayoutDetails (400) or InsufficientBalance (409); nothing is written then. Not idempotent:
+    each call is a request.
     """
     now = now or utcnow()
     check_method(method)
     if not isinstance(amount_cents, int) or isinstance(amount_cents, bool) or amount_cents <= 0:
         raise InvalidAmount(_("The amount must be more than zero."))
     if amount_cents < minimum_cents():
-        raise BelowMinimum(
-            _("The minimum withdrawal is %(amount)s.", amount=payout_details.euros(minimum_cents()))
-        )
+        raise BelowMinimum(_("The minimum withdrawal is %(amount)s.", amount=format_money(minimum_cents())))
     partner = lock_partner(partner.id)
     if holds.is_on_hold(partner.id, now=now):
         raise PartnerOnHold(_("Your account is on hold: withdrawals are paused. Contact support."))
@@ -119,7 +96,7 @@ def request_withdrawal(
     available = balances.get_balances(partner.id, now=now).raw_available_cents
     if amount_cents > available:
         raise InsufficientBalance(
-            _("You can withdraw %(amount)s at most.", amount=payout_details.euros(max(0, available)))
+            _("You can withdraw %(amount)s at most.", amount=format_money(max(0, available)))
         )
     needs_approval = amount_cents >= approval_threshold_cents()
     payout = Payout(
@@ -301,6 +278,25 @@ def list_payouts(
     if status is not None:
         statement = statement.where(Payout.status == status)
     return list(db.session.scalars(statement))
+
+
+def list_with_emails(status: str, limit: int = 200) -> list[tuple[Payout, str]]:
+    """Payouts in ``status``, oldest request first, each with its partner's e-mail (the admin queue)."""
+    return [
+        (payout, email)
+        for payout, email in db.session.execute(
+            select(Payout, Partner.email)
+            .join(Partner, Partner.id == Payout.partner_id)
+            .where(Payout.status == status)
+            .order_by(Payout.requested_at, Payout.id)
+            .limit(limit)
+        )
+    ]
+
+
+def partner_email(payout: Payout) -> str:
+    """The e-mail of the partner ``payout`` belongs to."""
+    return db.session.scalar(select(Partner.email).where(Partner.id == payout.partner_id)) or ""
 
 
 def count_by_status() -> dict[str, int]:

@@ -24,7 +24,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from babel.numbers import get_currency_precision
 from sqlalchemy import select
@@ -34,6 +34,7 @@ from contentflow.errors import DomainError
 from contentflow.extensions import db
 from contentflow.models import Asset, Click, Conversion, Network, Offer, PostbackLog
 from contentflow.models.base import insert_or_skip
+from contentflow.money import round_half_up
 from contentflow.security import hash_ip
 from contentflow.services import conversions, fx, offers
 
@@ -204,7 +205,7 @@ def parse_sale(fields: Mapping[str, str], network: Network) -> Sale:
         raise PostbackRefused(400, "bad_currency", "currency is a three-letter code.", network.id) from None
     status = normalize_status(fields.get("status", ""))
     precision = get_currency_precision(currency)
-    amount_minor = int(amount.scaleb(precision).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    amount_minor = round_half_up(amount.scaleb(precision))
     rate = fx.get_rate(currency)
     eur_cents = fx.to_eur_cents(Decimal(amount_minor).scaleb(-precision), rate) if rate is not None else None
     if eur_cents is not None and eur_cents > network.max_amount_cents:

@@ -5,18 +5,28 @@ from __future__ import annotations
 from flask import Blueprint, current_app, make_response, render_template, request, session, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user, logout_user
+from flask_wtf import FlaskForm
+from wtforms import EmailField, HiddenField
+from wtforms.validators import DataRequired, Length
 
 from contentflow.errors import ValidationError
 from contentflow.extensions import db, limiter
-from contentflow.forms import MagicLinkForm, TokenForm
 from contentflow.htmx import redirect_to, render_page_or_partial
-from contentflow.jobs import deliver_email
-from contentflow.queueing import enqueue_after_commit
-from contentflow.services import magic_links
-from contentflow.services.mail import Message
+from contentflow.services import magic_links, mail
 
 bp = Blueprint("auth", __name__)
+
+
+class MagicLinkForm(FlaskForm):
+    email = EmailField(
+        _l("Your e-mail"), validators=[DataRequired(_l("Enter your e-mail.")), Length(max=254)]
+    )
+
+
+class TokenForm(FlaskForm):
+    token = HiddenField(validators=[DataRequired(), Length(max=128)])
 
 
 def _email_key() -> str:
@@ -45,20 +55,17 @@ def request_link():
             form.email.errors = [error.message]
         else:
             session.pop("ref", None)
-            enqueue_after_commit(
-                deliver_email,
-                magic_link_message(partner.email, magic_links.login_url(token)).as_dict(),
-                description="deliver_email(magic_link)",  # RQ logs descriptions: never the token
-            )
+            # In the outbox in this very transaction: a committed request always gets its e-mail.
+            mail.queue_message(magic_link_message(partner.email, magic_links.login_url(token)))
             db.session.commit()
             # The same answer whether the e-mail was known or not.
             return render_page_or_partial("auth/link_sent.html", "auth/_link_sent.html", email=partner.email)
     return render_page_or_partial("auth/landing.html", "auth/_magic_form.html", status=400, form=form)
 
 
-def magic_link_message(email: str, url: str) -> Message:
+def magic_link_message(email: str, url: str) -> mail.Message:
     minutes = current_app.config["MAGIC_LINK_TTL_MINUTES"]
-    return Message(
+    return mail.Message(
         to=email,
         subject=_("Your ContentFlow sign-in link"),
         text=_(

@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 from flask import Blueprint, render_template
-from sqlalchemy import select
 
-from contentflow.extensions import db
-from contentflow.models import DevOutboxMessage
+from contentflow.services import mail
 
 bp = Blueprint("dev", __name__, url_prefix="/dev")
 
 
 @bp.get("/outbox")
 def outbox():
-    messages = db.session.scalars(
-        select(DevOutboxMessage).order_by(DevOutboxMessage.id.desc()).limit(50)
-    ).all()
-    return render_template("dev/outbox.html", messages=messages)
+    return render_template("dev/outbox.html", messages=mail.dev_outbox())

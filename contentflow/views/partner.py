@@ -9,12 +9,12 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import EmailField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, Optional
 
 from contentflow.auth import partner_required
 from contentflow.errors import DomainError, ValidationError
 from contentflow.extensions import db
-from contentflow.forms import LocaleForm
 from contentflow.htmx import is_partial_request, redirect_to, render_page_or_partial
 from contentflow.plugin import NavItem
 from contentflow.services import balances, links, partners, payout_details, payouts
@@ -23,6 +23,13 @@ bp = Blueprint("partner", __name__, url_prefix="/partner")
 
 #: Core partner menu entries (rendered with the plugins' entries).
 NAV: tuple[NavItem, ...] = (NavItem(_l("Payout"), "partner.payout", "partner", 90),)
+
+
+class LocaleForm(FlaskForm):
+    locale = SelectField(
+        _l("Language"), choices=[SelectChoice("fr", "Français"), SelectChoice("en", "English")]
+    )
+
 
 METHOD_LABELS = {"paypal": _l("PayPal"), "bank": _l("Bank transfer (IBAN)")}
 

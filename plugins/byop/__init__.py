@@ -10,4 +10,4 @@ from contentflow.plugin import Plugin
 
 blueprint = Blueprint("byop", __name__, url_prefix="/byop")
 
-plugin = Plugin(name="byop", flag="FEATURE_BYOP", blueprint=blueprint)
+plugin = Plugin(name="byop", blueprints=(blueprint,))

@@ -10,4 +10,4 @@ from contentflow.plugin import Plugin
 
 blueprint = Blueprint("earnings", __name__, url_prefix="/earnings")
 
-plugin = Plugin(name="earnings", flag="FEATURE_EARNINGS", blueprint=blueprint)
+plugin = Plugin(name="earnings", blueprints=(blueprint,))

@@ -10,4 +10,4 @@ from contentflow.plugin import Plugin
 
 blueprint = Blueprint("monitoring", __name__, url_prefix="/monitoring")
 
-plugin = Plugin(name="monitoring", flag="FEATURE_MONITORING", blueprint=blueprint)
+plugin = Plugin(name="monitoring", blueprints=(blueprint,))

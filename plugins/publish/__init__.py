@@ -10,4 +10,4 @@ from contentflow.plugin import Plugin
 
 blueprint = Blueprint("publish", __name__, url_prefix="/publish")
 
-plugin = Plugin(name="publish", flag="FEATURE_PUBLISH", blueprint=blueprint)
+plugin = Plugin(name="publish", blueprints=(blueprint,))

@@ -10,4 +10,4 @@ from contentflow.plugin import Plugin
 
 blueprint = Blueprint("risk", __name__, url_prefix="/risk")
 
-plugin = Plugin(name="risk", flag="FEATURE_RISKBOT", blueprint=blueprint)
+plugin = Plugin(name="risk", blueprints=(blueprint,))

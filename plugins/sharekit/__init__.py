@@ -10,4 +10,4 @@ from contentflow.plugin import Plugin
 
 blueprint = Blueprint("sharekit", __name__, url_prefix="/sharekit")
 
-plugin = Plugin(name="sharekit", flag="FEATURE_SHAREKIT", blueprint=blueprint)
+plugin = Plugin(name="sharekit", blueprints=(blueprint,))

@@ -10,4 +10,4 @@ from contentflow.plugin import Plugin
 
 blueprint = Blueprint("support", __name__, url_prefix="/support")
 
-plugin = Plugin(name="support", flag="FEATURE_SUPPORTBOT", blueprint=blueprint)
+plugin = Plugin(name="support", blueprints=(blueprint,))

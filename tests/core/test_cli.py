@@ -363,8 +363,8 @@ def test_jobs_list_shows_core_jobs_with_queue_and_schedule(cli):
 
     assert result.exit_code == 0, result.output
     lines = {line.split("\t")[0]: line for line in result.stdout.splitlines()}
-    assert "queue=email" in lines["deliver_email"]
-    assert lines["deliver_email"].endswith("\t-")
+    assert "queue=email" in lines["deliver_mail"]
+    assert lines["deliver_mail"].endswith("\t-")
     assert "queue=periodic" in lines["purge_expired_magic_links"]
     assert "every 1:00:00" in lines["purge_expired_magic_links"]
     assert last_line(result) == f"{len(lines) - 1} jobs"
@@ -404,10 +404,10 @@ def test_jobs_run_unknown_job_exits_1(cli):
 
 
 def test_jobs_run_job_that_needs_arguments_exits_1_explaining_why(cli):
-    result = cli("jobs", "run", "deliver_email")
+    result = cli("jobs", "run", "deliver_mail")
 
     assert result.exit_code == 1
-    assert "needs arguments (message)" in result.stderr
+    assert "needs arguments (message_id)" in result.stderr
 
 
 # --- demo -----------------------------------------------------------------------------------------

@@ -254,10 +254,32 @@ def test_second_visit_within_the_window_is_a_repeat(client, db, link):
 
 def test_visit_after_the_window_is_billable_again(client, db, link, redis):
     visit(client, link)
-    forget_repeat_keys(redis)
+    flush_clicks()
+    [first] = stored(db)
+    first.created_at -= timedelta(minutes=61)
+    db.session.commit()
+    forget_repeat_keys(redis)  # what the end of the window does to Redis
     visit(client, link)
     flush_clicks()
     assert reasons(db) == [None, None]
+
+
+def test_visit_within_the_window_is_a_repeat_even_when_redis_lost_its_repeat_keys(client, db, link, redis):
+    visit(client, link)
+    flush_clicks()
+    forget_repeat_keys(redis)  # a Redis restarted without its keys
+    visit(client, link)
+    flush_clicks()
+    assert reasons(db) == [None, "repeat"]
+    assert [click.cpc_cents for click in stored(db)] == [12, None]
+
+
+def test_two_billable_visits_of_one_batch_bill_once(client, db, link, redis):
+    visit(client, link)
+    forget_repeat_keys(redis)
+    visit(client, link)
+    flush_clicks()
+    assert reasons(db) == [None, "repeat"]
 
 
 def test_repeat_key_lives_as_long_as_the_window(client, link, redis):
@@ -321,6 +343,25 @@ def test_visit_after_the_window_is_billable_again_when_redis_is_unreachable(down
     db.session.commit()
     visit(down_client, link)
     assert reasons(db) == [None, None]
+
+
+def test_visitor_billed_through_the_stream_before_an_outage_is_not_billed_again_during_it(
+    client, down_client, db, link
+):
+    visit(client, link)  # billable, waiting in the stream when Redis goes down
+    visit(down_client, link)  # Redis down: inserted at once, and the database has not seen the first one
+    flush_clicks()  # Redis is back: the first one is flushed
+    assert sorted(reasons(db), key=str) == [None, "repeat"]
+    assert sum(click.cpc_cents or 0 for click in stored(db)) == 12
+
+
+def test_visitor_billed_during_an_outage_is_not_billed_again_once_redis_is_back(
+    client, down_client, db, link
+):
+    visit(down_client, link)  # Redis down: inserted at once, billable
+    visit(client, link)  # Redis back, and it never saw this visitor: its claim says billable
+    flush_clicks()
+    assert reasons(db) == [None, "repeat"]
 
 
 @pytest.mark.parametrize(("method", "agent", "reason"), [("HEAD", BROWSER, "head"), ("GET", "curl/8", "bot")])

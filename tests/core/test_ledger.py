@@ -143,12 +143,12 @@ def test_accrual_writes_one_entry_per_partner_offer_and_day_at_each_clicks_cpc(d
     add_click(db, first, asset_y, at=noon, cpc_cents=7)
     add_click(db, second, asset_x, at=noon, cpc_cents=12)
 
-    assert ledger.accrue_click_earnings(DAY, now=NOW) == 3
+    assert ledger.accrue_click_earnings(DAY, now=NOW, batch="b1") == 3
     assert sorted(entries(db)) == sorted(
         [
-            (first.id, f"cpc:{first.id}:{offer_x.id}:2026-03-17", 36),
-            (first.id, f"cpc:{first.id}:{asset_y.offer_id}:2026-03-17", 7),
-            (second.id, f"cpc:{second.id}:{offer_x.id}:2026-03-17", 12),
+            (first.id, f"cpc:{first.id}:{offer_x.id}:2026-03-17:b1", 36),
+            (first.id, f"cpc:{first.id}:{asset_y.offer_id}:2026-03-17:b1", 7),
+            (second.id, f"cpc:{second.id}:{offer_x.id}:2026-03-17:b1", 12),
         ]
     )
 
@@ -208,6 +208,33 @@ def test_accrual_job_without_a_day_credits_yesterday_and_leaves_today(db, clicks
     assert [amount for _p, _k, amount in entries(db)] == [5]
 
 
+def test_a_click_stored_after_its_day_was_credited_is_credited_by_the_next_run_once(db, clicks_setup):
+    first, _second, _offer, asset_x, _asset_y = clicks_setup
+    add_click(db, first, asset_x, at=datetime(2026, 3, 17, 8, tzinfo=UTC), cpc_cents=12)
+    assert ledger.accrue_click_earnings(DAY, now=NOW) == 1
+    db.session.commit()
+    add_click(
+        db, first, asset_x, at=datetime(2026, 3, 17, 23, 59, tzinfo=UTC), cpc_cents=5
+    )  # late: flushed now
+    assert ledger.days_to_accrue(now=NOW + timedelta(days=1)) == [DAY]
+    assert ledger.accrue_click_earnings(DAY, now=NOW + timedelta(days=1)) == 1
+    assert ledger.accrue_click_earnings(DAY, now=NOW + timedelta(days=2)) == 0
+    assert sorted(amount for _p, _k, amount in entries(db)) == [5, 12]
+    assert ledger.days_to_accrue(now=NOW + timedelta(days=2)) == []
+
+
+def test_accrual_job_without_a_day_picks_up_late_clicks_of_any_closed_day(db, clicks_setup):
+    first, _second, _offer, asset_x, _asset_y = clicks_setup
+    long_ago = datetime.combine(utcnow().date() - timedelta(days=20), datetime.min.time(), tzinfo=UTC)
+    add_click(db, first, asset_x, at=long_ago + timedelta(hours=5), cpc_cents=9)
+    assert money_jobs.accrue_click_earnings().startswith("credited 1 ")
+    assert (
+        money_jobs.accrue_click_earnings()
+        == "credited 0 click-earnings entries for no day (nothing to credit)"
+    )
+    assert [amount for _p, _k, amount in entries(db)] == [9]
+
+
 # --- admin adjustments --------------------------------------------------------------------------------
 
 
@@ -250,16 +277,3 @@ def test_adjustment_form_submitted_twice_adjusts_once(db, partner, admin):
     assert ledger.adjust_balance(partner.id, 100, "Bonus", admin, key) is None
     assert entry_count(db) == 1
     assert db.session.scalar(select(func.count()).select_from(AuditLog)) == 1
-
-
-@pytest.mark.parametrize(
-    ("raw", "cents"), [("12.5", 1250), ("12,50", 1250), (" 0.01 ", 1), ("-3", -300), ("1 000", 100000)]
-)
-def test_parse_euros_reads_what_an_admin_types(raw, cents):
-    assert ledger.parse_euros(raw, allow_negative=True) == cents
-
-
-@pytest.mark.parametrize("raw", ["", "abc", "1.005", "0", "0.00", "NaN", "Infinity", "-1"])
-def test_parse_euros_refuses_what_is_not_a_positive_cent_amount(raw):
-    with pytest.raises(ValidationError):
-        ledger.parse_euros(raw)

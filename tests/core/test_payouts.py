@@ -15,7 +15,7 @@ from contentflow.jobs import money as money_jobs
 from contentflow.models import LedgerEntry, Partner, Payout
 from contentflow.queueing import get_queue
 from contentflow.services import holds, ledger, payout_details, payouts
-from tests.conftest import csrf_token_of, sign_in
+from tests.conftest import csrf_token_of, message_of, sign_in
 
 NOW = datetime(2026, 3, 18, 15, 0, tzinfo=UTC)
 LONG_AGO = NOW - timedelta(days=40)
@@ -58,7 +58,7 @@ def payee(db, make_partner):
         (-500, "paypal", payouts.InvalidAmount, 400),
         (999, "paypal", payouts.BelowMinimum, 400),
         (50_001, "paypal", payouts.InsufficientBalance, 409),
-        (1_000, "cheque", payouts.UnknownMethod, 400),
+        (1_000, "cheque", payout_details.UnknownMethod, 400),
         (1_000, "bank", payouts.MissingPayoutDetails, 400),
     ],
 )
@@ -230,7 +230,7 @@ def test_changing_details_emails_the_partner_after_the_commit_only(db, app, part
     assert email_jobs(app) == []
     db.session.commit()
     [job] = email_jobs(app)
-    message = job.args[0]
+    message = message_of(job)
     assert (message["to"], message["tag"]) == ("pat@example.com", "payout_details")
     assert "p***@example.com" in message["text"] and "Pat.Doe" not in message["text"]
     assert partner.payout_paypal_email == "pat.doe@example.com"
@@ -327,7 +327,7 @@ def test_saving_details_by_plain_post_redirects_and_emails_the_partner(client, a
         client, {"method": "bank", "iban": "FR76 3000 6000 0112 3456 7890 189", "account_holder": "Pat Doe"}
     )
     assert (response.status_code, response.headers["Location"]) == (303, "/partner/payout")
-    assert [job.args[0]["to"] for job in email_jobs(app)] == ["pat@example.com"]
+    assert [message_of(job)["to"] for job in email_jobs(app)] == ["pat@example.com"]
     page = client.get("/partner/payout").get_data(as_text=True)
     assert "FR76 **** **** 0189" in page and VALID_IBAN not in page
     stored = db.session.get(Partner, partner.id)

@@ -170,7 +170,7 @@ def test_concurrent_clicks_on_sqlite_wait_rather_than_fail(make_app, tmp_path):
     database_url = f"sqlite:///{tmp_path / 'first-run.db'}"
     sqlite_app = make_app(DATABASE_URL=database_url, REDIS_URL="redis://127.0.0.1:1/0")
     with sqlite_app.app_context():
-        upgrade()
+        upgrade(revision="heads")
         code = make_link(_db.session)
         _db.session.remove()
 

@@ -12,8 +12,8 @@ from sqlalchemy import select
 from contentflow.jobs import CORE_SCHEDULES, purge_expired_magic_links
 from contentflow.models import MagicLinkToken, Partner
 from contentflow.models.base import utcnow
-from contentflow.plugin import Schedule, plugin_registry
-from contentflow.queueing import get_queue, job
+from contentflow.queueing import Schedule, get_queue, job, job_catalog
+from contentflow.queueing.schedules import install_catalog
 from contentflow.queueing.scheduling import add_schedule, make_scheduler, reconcile_schedules
 from contentflow.queueing.worker import make_worker
 from tests.fixtures.sample.jobs import touch_sample
@@ -23,8 +23,12 @@ pytestmark = pytest.mark.integration
 
 PLUGINS = ["plugins.publish", "tests.fixtures.sample"]
 CORE_IDS = sorted(schedule.schedule_id for schedule in CORE_SCHEDULES)
-#: Interval schedules first run at once; cron ones wait for their time.
-CORE_DUE_IDS = sorted(schedule.schedule_id for schedule in CORE_SCHEDULES if schedule.every is not None)
+#: Interval schedules first run at once (on their queue); cron ones wait for their time.
+CORE_DUE_IDS = sorted(
+    schedule.schedule_id
+    for schedule in CORE_SCHEDULES
+    if schedule.every is not None and schedule.queue == "periodic"
+)
 SAMPLE_ID = Schedule(touch_sample, every=timedelta(minutes=5)).schedule_id
 
 
@@ -36,6 +40,13 @@ def retired_job() -> str:
 @pytest.fixture
 def sample_app(make_app):
     return make_app(CONTENTFLOW_PLUGINS=PLUGINS, FEATURE_SAMPLE=True)
+
+
+def declare_sample_schedule(app, schedule: Schedule) -> None:
+    """As if the sample plugin had declared ``schedule`` instead of its own."""
+    catalog = job_catalog(app)
+    others = tuple(s for s in catalog.schedules if s.job is not touch_sample)
+    install_catalog(app, dataclasses.replace(catalog, schedules=(*others, schedule)))
 
 
 def scheduled_ids(scheduler) -> list[str]:
@@ -61,26 +72,18 @@ def test_reconcile_stores_the_interval_queue_and_a_result_ttl_longer_than_the_in
     assert sample.description == "touch_sample"
 
 
-def test_reconcile_replaces_a_schedule_whose_interval_changed(sample_app, monkeypatch):
+def test_reconcile_replaces_a_schedule_whose_interval_changed(sample_app):
     scheduler = make_scheduler(sample_app)
     reconcile_schedules(sample_app, scheduler)
-    registry = plugin_registry(sample_app)
-    slower = dataclasses.replace(
-        registry.enabled["sample"], schedules=(Schedule(touch_sample, every=timedelta(minutes=10)),)
-    )
-    monkeypatch.setitem(registry.enabled, "sample", slower)
+    declare_sample_schedule(sample_app, Schedule(touch_sample, every=timedelta(minutes=10)))
     result = reconcile_schedules(sample_app, scheduler)
     assert result == {"added": [SAMPLE_ID], "cancelled": [SAMPLE_ID], "kept": CORE_IDS}
     [sample] = [job for job in scheduler.get_jobs() if job.id == SAMPLE_ID]
     assert sample.meta["interval"] == 600
 
 
-def test_reconcile_registers_a_cron_schedule_due_within_its_period(sample_app, monkeypatch):
-    registry = plugin_registry(sample_app)
-    every_five_minutes = dataclasses.replace(
-        registry.enabled["sample"], schedules=(Schedule(touch_sample, cron="*/5 * * * *"),)
-    )
-    monkeypatch.setitem(registry.enabled, "sample", every_five_minutes)
+def test_reconcile_registers_a_cron_schedule_due_within_its_period(sample_app):
+    declare_sample_schedule(sample_app, Schedule(touch_sample, cron="*/5 * * * *"))
     scheduler = make_scheduler(sample_app)
     reconcile_schedules(sample_app, scheduler)
     [(sample, due_at)] = [(job, at) for job, at in scheduler.get_jobs(with_times=True) if job.id == SAMPLE_ID]

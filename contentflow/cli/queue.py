@@ -1,21 +1,18 @@
-"""``flask rq worker|scheduler|embedded`` and ``flask jobs list|run``."""
+"""``flask rq worker|scheduler|stop-embedded`` and ``flask jobs list|run``."""
 
 from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from contentflow.plugin import plugin_registry
 from contentflow.queueing.connection import QUEUES, stop_embedded_redis
+from contentflow.queueing.schedules import job_catalog
 from contentflow.queueing.scheduling import (
-    declared_schedules,
     make_scheduler,
     reconcile_schedules,
     use_utc_clock,
@@ -69,34 +66,18 @@ def stop_embedded() -> None:
     click.echo("embedded redis stopped" if stopped else "embedded redis was not running")
 
 
-def known_jobs() -> dict[str, Callable[..., Any]]:
-    """Every job by name: core jobs, then the jobs of every declared plugin (enabled or not)."""
-    from contentflow.jobs import CORE_JOBS
-
-    found: dict[str, Callable[..., Any]] = {fn.__name__: fn for fn in CORE_JOBS}
-    for plugin in plugin_registry().declared.values():
-        for fn in plugin.jobs:
-            found[fn.__name__] = fn
-    return found
-
-
 @jobs.command("list")
 def list_jobs() -> None:
-    """Jobs of the core and of the enabled plugins, with their queue and schedule."""
-    registry = plugin_registry()
-    schedules = {s.job_name: s for s in declared_schedules(current_app)}
+    """Jobs of the core and of the enabled plugins, with their queue, owner and schedule."""
+    catalog = job_catalog()
     shown = 0
-    for name, fn in sorted(known_jobs().items()):
-        owner = getattr(fn, "plugin_name", None)
-        if owner and not registry.is_enabled(owner):
+    for name, fn in sorted(catalog.jobs.items()):
+        if catalog.is_switched_off(name):
             continue
-        schedule = schedules.get(name)
-        when = (
-            "-"
-            if schedule is None
-            else (f"every {schedule.every}" if schedule.every else f"cron {schedule.cron}")
-        )
-        click.echo(f"{name}\tqueue={getattr(fn, 'queue_name', 'default')}\t{owner or 'core'}\t{when}")
+        schedule = catalog.schedule_of(name)
+        owner = getattr(fn, "plugin_name", None) or "core"
+        queue = getattr(fn, "queue_name", "default")
+        click.echo(f"{name}\tqueue={queue}\t{owner}\t{schedule.when if schedule else '-'}")
         shown += 1
     click.echo(f"{shown} jobs")
 
@@ -105,7 +86,7 @@ def list_jobs() -> None:
 @click.argument("name")
 def run_job(name: str) -> None:
     """Run job NAME now, in this process: the same function the worker runs. Prints what it did."""
-    fn = known_jobs().get(name)
+    fn = job_catalog().get(name)
     if fn is None:
         raise click.ClickException(f"no job named {name!r}; see `flask jobs list`")
     required = [
