@@ -118,6 +118,56 @@ def parse_env(name: str, raw: str) -> str:
     return value
 
 
+def parse_url(name: str, raw: str) -> str:
+    """An absolute http(s) URL, as written. Raises SettingsError."""
+    url = raw.strip()
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise SettingsError(f"{name}={raw!r} must be an absolute http(s) URL")
+    return url
+
+
+def parse_base_url(name: str, raw: str) -> str:
+    """An absolute http(s) URL that paths are appended to: without its trailing slash."""
+    return parse_url(name, raw).rstrip("/")
+
+
+YOUTUBE_PRIVACY = ("private", "unlisted", "public")
+
+
+def parse_privacy(name: str, raw: str) -> str:
+    value = raw.strip().lower()
+    if value not in YOUTUBE_PRIVACY:
+        raise SettingsError(f"{name}={raw!r} must be one of {', '.join(YOUTUBE_PRIVACY)}")
+    return value
+
+
+#: Each platform's OAuth 2 authorize URL, token URL and API base URL: the real endpoints, as their docs
+#: give them (``<PLATFORM>_AUTHORIZE_URL`` and the others override them, e.g. for a test double).
+PLATFORM_ENDPOINTS: dict[str, tuple[str, str, str]] = {
+    "REDDIT": (
+        "https://www.reddit.com/api/v1/authorize",
+        "https://www.reddit.com/api/v1/access_token",
+        "https://oauth.reddit.com",
+    ),
+    "YOUTUBE": (
+        "https://accounts.google.com/o/oauth2/v2/auth",
+        "https://oauth2.googleapis.com/token",
+        "https://www.googleapis.com",
+    ),
+    "PINTEREST": (
+        "https://www.pinterest.com/oauth/",
+        "https://api.pinterest.com/v5/oauth/token",
+        "https://api.pinterest.com",
+    ),
+    "INSTAGRAM": (
+        "https://www.instagram.com/oauth/authorize",
+        "https://api.instagram.com/oauth/access_token",
+        "https://graph.instagram.com",
+    ),
+}
+
+
 @dataclass(frozen=True)
 class Setting:
     """One environment variable: its parser, its default (already typed) and whether it is a secret."""
@@ -167,6 +217,30 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("PAYOUT_APPROVAL_THRESHOLD_EUR", parse_decimal, Decimal("200")),
     Setting("PAYOUT_RESERVE_PCT", parse_fraction, Decimal("0.30")),
     Setting("PAYOUT_RELEASE_DAYS", parse_int, 30),
+    # --- media and asset ingestion
+    Setting("MEDIA_ROOT", parse_str, ""),
+    Setting("INGEST_ALLOW_PRIVATE_HOSTS", parse_bool, False),
+    Setting("INGEST_MAX_MB", parse_int, 500),
+    Setting("INGEST_TIMEOUT_SECONDS", parse_int, 300),
+    # --- publishing: the platforms' OAuth apps and APIs (plugin publish)
+    *(
+        setting
+        for platform, endpoints in PLATFORM_ENDPOINTS.items()
+        for setting in (
+            Setting(f"{platform}_CLIENT_ID", parse_str, ""),
+            Setting(f"{platform}_CLIENT_SECRET", parse_str, ""),
+            Setting(f"{platform}_AUTHORIZE_URL", parse_url, endpoints[0]),
+            Setting(f"{platform}_TOKEN_URL", parse_url, endpoints[1]),
+            Setting(f"{platform}_API_BASE_URL", parse_base_url, endpoints[2]),
+        )
+    ),
+    Setting("YOUTUBE_UPLOAD_BASE_URL", parse_base_url, "https://www.googleapis.com/upload"),
+    Setting("YOUTUBE_PRIVACY_STATUS", parse_privacy, "private"),
+    Setting("REDDIT_USER_AGENT", parse_str, "web:contentflow:1.0 (self-hosted partner network)"),
+    Setting("PUBLISH_DEFAULT_DAILY_CAP", parse_int, 3),
+    Setting("PUBLISH_DEFAULT_MIN_INTERVAL_MINUTES", parse_int, 120),
+    Setting("PUBLISH_MAX_ATTEMPTS", parse_int, 5),
+    Setting("PUBLISH_POSTING_TIMEOUT_MINUTES", parse_int, 30),
     # --- support / risk (seed 003)
     Setting("TICKET_AUTO_CLOSE_DAYS", parse_int, 5),
     Setting("RISK_VELOCITY_MAX_CLICKS_10M", parse_int, 40),
@@ -220,6 +294,8 @@ def finish_settings(values: dict[str, Any]) -> dict[str, Any]:
         for name in ("SECRET_KEY", "TOKEN_ENCRYPTION_KEY", "IP_HASH_KEY"):
             if not values[name]:
                 values[name] = development_secret(name, instance_dir)
+    if not values["MEDIA_ROOT"]:
+        values["MEDIA_ROOT"] = str(instance_dir / "media")
     if not values["DATABASE_URL"]:
         instance_dir.mkdir(parents=True, exist_ok=True)
         values["DATABASE_URL"] = f"sqlite:///{instance_dir / 'contentflow.db'}"

@@ -12,6 +12,8 @@ from contentflow.models.base import UTCDateTime, utcnow
 from contentflow.security import new_short_id
 
 ASSET_STATUSES = ("new", "processing", "ready", "failed", "quarantined")
+#: How people read a status (``flask assets show``, the admin pages): ``processing`` is the ingestion.
+STATUS_WORDS = {"processing": "ingesting"}
 
 
 class Asset(db.Model):
@@ -39,8 +41,21 @@ class Asset(db.Model):
     checksum_sha256: Mapped[str | None] = mapped_column(String(64))
     size_bytes: Mapped[int | None] = mapped_column(BigInteger)
     mime_type: Mapped[str | None] = mapped_column(String(100))
+    #: What ffprobe read of the media: length and frame size.
+    duration_ms: Mapped[int | None] = mapped_column(Integer)
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    #: A still of the video (relative to the media folder): Pinterest needs a cover image.
+    cover_path: Mapped[str | None] = mapped_column(String(500))
+    #: Why ingestion failed (``failed``) or why the asset was taken down (``quarantined``).
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     offer = relationship("Offer", lazy="joined")
+
+    @property
+    def status_text(self) -> str:
+        """``new``, ``ingesting``, ``ready``, ``failed: <reason>`` or ``quarantined``."""
+        word = STATUS_WORDS.get(self.status, self.status)
+        return f"failed: {self.error or 'unknown reason'}" if self.status == "failed" else word
