@@ -115,6 +115,9 @@ def flask_defaults(values: Mapping[str, Any]) -> dict[str, Any]:
         "RATELIMIT_KEY_PREFIX": "contentflow:limits",
         "TESTING": values["CONTENTFLOW_ENV"] == "testing",
         "SECRET_KEY": values["SECRET_KEY"],
+        # No request body beyond the largest video upload (plus room for the multipart envelope): a
+        # bigger one is refused (413) from its Content-Length, before anything is read or spooled.
+        "MAX_CONTENT_LENGTH": (values["INGEST_MAX_MB"] + 1) * 1024 * 1024,
     }
 
 
@@ -205,13 +208,14 @@ def select_locale() -> str:
 
 def register_core_blueprints(app: Flask) -> None:
     from contentflow.plugin import CORE_NAV_KEY
-    from contentflow.views import admin, auth, health, links, partner, postback
+    from contentflow.views import admin, auth, health, links, media, partner, postback
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(partner.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(links.bp)
+    app.register_blueprint(media.bp)
     app.register_blueprint(postback.bp)
     app.extensions[CORE_NAV_KEY] = [*partner.NAV, *admin.NAV]
     if not app.config["IS_PRODUCTION"]:

@@ -14,6 +14,8 @@ from __future__ import annotations
 import contextvars
 import os
 import re
+import shutil
+import subprocess
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
@@ -367,6 +369,56 @@ def add_click(
     db.session.add(click)
     db.session.commit()
     return click
+
+
+# --- media ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def ffmpeg() -> Path:
+    """Debian's ffmpeg (ffprobe beside it): skipped when missing, a failure under ``CI=true`` (CI
+    installs it)."""
+    found = shutil.which("ffmpeg")
+    if found is None or shutil.which("ffprobe") is None:
+        reason = "ffmpeg is missing: apt-get install ffmpeg to run the ingestion tests"
+        if CI:
+            pytest.fail(f"CI=true and {reason}")
+        pytest.skip(reason)
+    return Path(found)
+
+
+@pytest.fixture(scope="session")
+def make_video(ffmpeg, tmp_path_factory) -> Callable[..., Path]:
+    """Build a small real video from ffmpeg's test pattern (``make_video(seconds=2, size="320x240")``)."""
+    folder = tmp_path_factory.mktemp("videos")
+
+    def build(seconds: float = 2, size: str = "320x240", name: str = "clip.mp4") -> Path:
+        path = folder / f"{seconds}-{size}-{name}"
+        if not path.exists():
+            source = f"testsrc=duration={seconds}:size={size}:rate=10"
+            argv = [
+                str(ffmpeg),
+                "-v",
+                "error",
+                "-nostdin",
+                "-y",
+                "-f",
+                "lavfi",
+                "-i",
+                source,
+                "-pix_fmt",
+                "yuv420p",
+            ]
+            subprocess.run([*argv, str(path)], check=True, capture_output=True, timeout=60)
+        return path
+
+    return build
+
+
+@pytest.fixture(scope="session")
+def video(make_video) -> Path:
+    """A 2-second 320x240 MP4."""
+    return make_video()
 
 
 # --- clients ------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""``flask networks add``, ``flask offers add``, ``flask assets add``."""
+"""``flask networks add``, ``flask offers add``, ``flask assets add``, ``flask assets show``."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from flask.cli import AppGroup
 
 from contentflow.cli import domain_errors
 from contentflow.extensions import db
+from contentflow.models import Asset
 from contentflow.services import assets as asset_service
 from contentflow.services import offers as offer_service
 
@@ -57,8 +58,46 @@ def add_offer(
 @click.option("--offer", "offer_name", help="Name of the offer this asset promotes.")
 @domain_errors
 def add_asset(title: str, source_url: str | None, offer_name: str | None) -> None:
-    """Add an asset; prints its id."""
+    """Add an asset; prints its id. With --source-url its ingestion is enqueued on the ingest queue
+    (``flask assets show ID`` follows it)."""
     offer = offer_service.get_offer_by_name(offer_name) if offer_name else None
     asset = asset_service.create_asset(title, source_url=source_url, offer=offer, actor="cli")
     db.session.commit()
     click.echo(asset.id)
+
+
+@assets.command("show")
+@click.argument("asset_id")
+@domain_errors
+def show_asset(asset_id: str) -> None:
+    """Print ASSET_ID's fields, one a line, then its status alone on the last line: new, ingesting,
+    ready, failed: <reason> or quarantined."""
+    asset = asset_service.get_asset(asset_id)
+    for label, value in asset_fields(asset):
+        click.echo(f"{label}: {value if value not in (None, '') else '-'}")
+    click.echo(asset.status_text)
+
+
+def asset_fields(asset: Asset) -> list[tuple[str, object]]:
+    """What ``flask assets show`` prints above the status, in order."""
+    duration = None
+    if asset.duration_ms is not None:
+        duration = f"{asset.duration_ms // 1000}.{asset.duration_ms % 1000:03d} s"
+    fields: list[tuple[str, object]] = [
+        ("id", asset.id),
+        ("title", asset.title),
+        ("offer", asset.offer.name if asset.offer else None),
+        ("owner partner", asset.owner_partner_id),
+        ("source URL", asset.source_url),
+        ("media path", asset.media_path),
+        ("type", asset.mime_type),
+        ("size", f"{asset.size_bytes} bytes" if asset.size_bytes is not None else None),
+        ("duration", duration),
+        ("resolution", f"{asset.width}x{asset.height}" if asset.width and asset.height else None),
+        ("checksum (sha256)", asset.checksum_sha256),
+        ("cover path", asset.cover_path),
+        ("created at", asset.created_at.isoformat(timespec="seconds")),
+    ]
+    if asset.status == "quarantined":
+        fields.append(("quarantine reason", asset.error))
+    return fields

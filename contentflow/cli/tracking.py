@@ -28,7 +28,9 @@ def create_link(email: str, asset_id: str) -> None:
         raise click.ClickException(f"no asset with the id {asset_id}")
     link = link_service.get_or_create_link(partner.id, asset.id)
     db.session.commit()
-    if asset.status in link_service.UNSERVED_ASSET_STATUSES:
+    if asset.status == "quarantined":
+        click.echo(f"warning: asset {asset.id} is quarantined: its link answers 410", err=True)
+    elif asset.status in link_service.UNSERVED_ASSET_STATUSES:
         click.echo(f"warning: asset {asset.id} is {asset.status}: its link answers 404", err=True)
     elif asset.offer is None or not asset.offer.is_active:
         click.echo(f"warning: asset {asset.id} has no active offer: its link answers 404", err=True)

@@ -15,7 +15,8 @@ from contentflow.extensions import db
 from contentflow.models import Asset, Offer, Partner, ShortLink
 from contentflow.services.offers import SUBID_MACRO
 
-#: An asset in one of these states sends nobody anywhere: its link answers 404.
+#: An asset in one of these states sends nobody anywhere: its link answers 404, or 410 Gone when the
+#: asset was quarantined (taken down).
 UNSERVED_ASSET_STATUSES = ("failed", "quarantined")
 
 
@@ -94,9 +95,22 @@ def short_url(link: ShortLink) -> str:
 
 def resolve_code(code: str) -> LinkTarget | None:
     """The target of ``/l/<code>`` in one query; None when the code is unknown, the asset failed or is
-    quarantined, or its offer is missing or inactive (all answer 404). Reads only."""
+    quarantined, or its offer is missing or inactive (all answer 404, but a quarantined asset's 410,
+    see ``is_quarantined_link``). Reads only."""
     row = db.session.execute(_by_code(), {"code": code}).first()
     return LinkTarget(*row) if row is not None else None
+
+
+def is_quarantined_link(code: str) -> bool:
+    """Whether ``/l/<code>`` names a link whose asset was quarantined (410 Gone). One query: only asked
+    when the visit found no target, never on the redirect path."""
+    query = select(Asset.status).join(ShortLink, ShortLink.asset_id == Asset.id).where(ShortLink.code == code)
+    return db.session.scalar(query) == "quarantined"
+
+
+def is_quarantined_asset(asset_id: str) -> bool:
+    """Whether the asset was quarantined (the seeds' ``/l/<asset_id>?pid=`` then answers 410 Gone)."""
+    return db.session.scalar(select(Asset.status).where(Asset.id == asset_id)) == "quarantined"
 
 
 def resolve_asset_link(asset_id: str, partner_id: str) -> LinkTarget | None:

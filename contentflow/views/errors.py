@@ -85,6 +85,8 @@ def register_error_handlers(app: Flask) -> None:
             403: _("You are not allowed to see this page."),
             404: _("This page does not exist."),
             405: _("This method is not allowed here."),
+            410: _("This content was taken down."),
+            413: _("The file is too large."),
             429: _("Too many attempts. Wait a little and try again."),
         }
         status = error.code or 500

@@ -1,8 +1,8 @@
 """``GET /l/<code>``: the tracked redirect (hot path, measured in ``bench/redirect.py``).
 
 Normally one Redis round trip resolves the code (cached) and records the click; the answer is a 302 to
-the offer URL from the database. Unknown or unservable links answer the 404 page, never a redirect
-elsewhere: nothing in the request chooses the destination.
+the offer URL from the database. Unknown or unservable links answer the 404 page (410 Gone when the
+asset was quarantined), never a redirect elsewhere: nothing in the request chooses the destination.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ def follow(code: str):
     """Record a click and send the visitor to the offer; HEAD is answered too (not billable).
 
     Most visits never get here: ``FastRedirect`` answers them below Flask's request handling. This view
-    serves the seeds' ``?pid=`` form and renders the 404 page."""
+    serves the seeds' ``?pid=`` form and renders the 404 page (410 for a quarantined asset)."""
     visit = clicks.new_visit(
         ip=request.remote_addr or "",
         user_agent=request.headers.get("User-Agent", ""),
@@ -42,8 +42,14 @@ def follow(code: str):
         capture = clicks.capture_for_target(target, visit) if target is not None else None
         location = finish_capture(capture, visit)
     if location is None:
-        abort(404)
+        abort(410 if is_taken_down(code, is_asset_id=partner_id is not None) else 404)
     return redirect(location, 302)
+
+
+def is_taken_down(code: str, *, is_asset_id: bool) -> bool:
+    """Whether the missed link (or the seeds' asset id) belongs to a quarantined asset: one query, on the
+    miss path only, where the answer is not a redirect."""
+    return links.is_quarantined_asset(code) if is_asset_id else links.is_quarantined_link(code)
 
 
 def follow_code(code: str, visit: clicks.Visit) -> str | None:

@@ -1,9 +1,10 @@
-// htmx response handling, set once: validation errors (4xx) swap their re-rendered form partial,
-// server errors show the alert partial the app sends. Nothing here is inline, so the CSP stays strict.
+// htmx response handling, set once: validation errors (4xx; 413 for an upload too large) swap their
+// re-rendered form partial, server errors show the alert partial the app sends. Nothing here is inline,
+// so the CSP stays strict.
 document.addEventListener("htmx:beforeSwap", function (event) {
   var status = event.detail.xhr.status;
   if (status === 400 || status === 401 || status === 403 || status === 404 || status === 409 ||
-      status === 410 || status === 422 || status === 429 || status >= 500) {
+      status === 410 || status === 413 || status === 422 || status === 429 || status >= 500) {
     event.detail.shouldSwap = true;
     event.detail.isError = false;
   }

@@ -26,6 +26,7 @@ from contentflow.models import (
 )
 from contentflow.models.base import utcnow
 from contentflow.money import from_cents, to_cents
+from contentflow.queueing import get_queue
 from contentflow.security import check_password
 from contentflow.services import magic_links
 
@@ -318,12 +319,20 @@ def test_add_link_only_asset_prints_its_id_and_is_ready(cli, db):
     assert audit_actions(db, "asset") == ["asset.create"]
 
 
-def test_add_asset_with_source_url_is_new(cli, db):
+def test_add_asset_with_source_url_is_new_and_enqueues_its_ingestion(cli, db, app):
     result = cli("assets", "add", "--title", "Video", "--source-url", "https://cdn.example.net/v.mp4")
 
     asset = db.session.get(Asset, last_line(result))
     assert asset.status == "new"
     assert asset.source_url == "https://cdn.example.net/v.mp4"
+    [queued] = get_queue("ingest", app).jobs
+    assert (queued.func_name, queued.args) == ("contentflow.jobs.assets.ingest_asset", (asset.id,))
+
+
+def test_add_link_only_asset_enqueues_nothing(cli, db, app):
+    cli("assets", "add", "--title", "Three AI tools")
+
+    assert get_queue("ingest", app).jobs == []
 
 
 def test_add_asset_for_an_offer_links_it(cli, db, make_offer):
@@ -353,6 +362,84 @@ def test_add_asset_with_bad_input_exits_1(cli, db, options):
     assert result.exit_code == 1
     assert result.stderr.startswith("Error:")
     assert db.session.scalar(select(func.count()).select_from(Asset)) == 0
+
+
+# --- assets show ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "error", "shown"),
+    [
+        ("new", None, "new"),
+        ("processing", None, "ingesting"),
+        ("ready", None, "ready"),
+        ("failed", "the source answered HTTP 404", "failed: the source answered HTTP 404"),
+        ("quarantined", "DMCA notice 42", "quarantined"),
+    ],
+)
+def test_show_asset_prints_its_status_alone_last(cli, db, make_asset, status, error, shown):
+    asset = make_asset(title="Video", source_url="https://cdn.example.net/v.mp4")
+    asset.status, asset.error = status, error
+
+    result = cli("assets", "show", asset.id)
+
+    assert result.exit_code == 0, result.output
+    assert last_line(result) == shown
+
+
+def test_show_asset_prints_its_fields_one_a_line(cli, db, make_asset, make_offer):
+    asset = make_asset(title="Video", source_url="https://cdn.example.net/v.mp4", offer=make_offer("Acme"))
+    asset.status, asset.media_path, asset.cover_path = (
+        "ready",
+        f"{asset.id}/source.mp4",
+        f"{asset.id}/cover.jpg",
+    )
+    asset.size_bytes, asset.duration_ms, asset.width, asset.height = 10889, 2000, 320, 240
+    asset.checksum_sha256, asset.mime_type = "ab" * 32, "video/mp4"
+
+    lines = cli("assets", "show", asset.id).stdout.strip().splitlines()
+
+    for line in [
+        f"id: {asset.id}",
+        "title: Video",
+        "offer: Acme",
+        "source URL: https://cdn.example.net/v.mp4",
+        f"media path: {asset.id}/source.mp4",
+        "type: video/mp4",
+        "size: 10889 bytes",
+        "duration: 2.000 s",
+        "resolution: 320x240",
+        f"checksum (sha256): {'ab' * 32}",
+        f"cover path: {asset.id}/cover.jpg",
+    ]:
+        assert line in lines
+    assert lines[-1] == "ready"
+
+
+def test_show_quarantined_asset_prints_the_reason_above_the_status(cli, db, make_asset):
+    asset = make_asset(title="Video")
+    asset.status, asset.error = "quarantined", "DMCA notice 42"
+
+    lines = cli("assets", "show", asset.id).stdout.strip().splitlines()
+
+    assert lines[-2:] == ["quarantine reason: DMCA notice 42", "quarantined"]
+
+
+def test_show_link_only_asset_prints_dashes_for_missing_media(cli, db, make_asset):
+    asset = make_asset(title="Link only")
+
+    lines = cli("assets", "show", asset.id).stdout.strip().splitlines()
+
+    assert "media path: -" in lines and "resolution: -" in lines
+    assert lines[-1] == "ready"
+
+
+def test_show_unknown_asset_exits_1(cli, db):
+    result = cli("assets", "show", "nosuchasst")
+
+    assert result.exit_code == 1
+    assert "No asset with the id nosuchasst." in result.stderr
+    assert result.stdout == ""
 
 
 # --- jobs -----------------------------------------------------------------------------------------

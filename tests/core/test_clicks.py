@@ -203,7 +203,7 @@ def test_quarantine_takes_effect_once_the_cached_resolution_expires(client, db, 
     db.session.get(Asset, link.asset_id).status = "quarantined"
     db.session.commit()
     forget_cached_links(redis)
-    assert client.get(f"/l/{link.code}").status_code == 404
+    assert client.get(f"/l/{link.code}").status_code == 410
     flush_clicks()
     assert len(stored(db)) == 1
 

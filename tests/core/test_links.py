@@ -115,12 +115,37 @@ def test_unknown_code_answers_the_404_page_and_records_nothing(client, link, red
     assert captured_count(redis) == 0
 
 
-@pytest.mark.parametrize("status", ["quarantined", "failed"])
-def test_link_of_an_unservable_asset_answers_404_and_records_nothing(client, db, link, asset, redis, status):
+@pytest.mark.parametrize(("status", "answer"), [("quarantined", 410), ("failed", 404)])
+def test_link_of_an_unservable_asset_answers_410_or_404_and_records_nothing(
+    client, db, link, asset, redis, status, answer
+):
     asset.status = status
     db.session.commit()
-    assert client.get(f"/l/{link.code}").status_code == 404
+    response = client.get(f"/l/{link.code}")
+    assert response.status_code == answer
+    assert "Location" not in response.headers
     assert captured_count(redis) == 0
+
+
+def test_link_of_a_quarantined_asset_answers_the_gone_page(client, db, link, asset):
+    asset.status = "quarantined"
+    db.session.commit()
+    response = client.get(f"/l/{link.code}")
+    assert (response.status_code, response.mimetype) == (410, "text/html")
+    assert "This content was taken down." in response.get_data(as_text=True)
+
+
+def test_head_of_a_quarantined_assets_link_answers_410(client, db, link, asset, redis):
+    asset.status = "quarantined"
+    db.session.commit()
+    assert client.head(f"/l/{link.code}").status_code == 410
+    assert captured_count(redis) == 0
+
+
+def test_quarantined_asset_with_an_inactive_offer_still_answers_410(client, db, link, asset, offer):
+    asset.status, offer.is_active = "quarantined", False
+    db.session.commit()
+    assert client.get(f"/l/{link.code}").status_code == 410
 
 
 def test_link_of_an_inactive_offer_answers_404(client, db, link, offer, redis):
@@ -173,12 +198,19 @@ def test_unknown_asset_id_with_pid_answers_404(client, db, partner, redis):
     assert db.session.scalar(select(func.count()).select_from(ShortLink)) == 0
 
 
-def test_quarantined_asset_id_with_pid_answers_404(client, db, partner, asset, redis):
+def test_quarantined_asset_id_with_pid_answers_410(client, db, partner, asset, redis):
     asset.status = "quarantined"
+    db.session.commit()
+    assert client.get(f"/l/{asset.id}?pid={partner.id}").status_code == 410
+    assert db.session.scalar(select(func.count()).select_from(ShortLink)) == 0
+    assert captured_count(redis) == 0
+
+
+def test_failed_asset_id_with_pid_answers_404(client, db, partner, asset, redis):
+    asset.status = "failed"
     db.session.commit()
     assert client.get(f"/l/{asset.id}?pid={partner.id}").status_code == 404
     assert db.session.scalar(select(func.count()).select_from(ShortLink)) == 0
-    assert captured_count(redis) == 0
 
 
 def test_short_link_code_followed_by_pid_is_read_as_an_asset_id(client, db, link, make_partner):
@@ -244,7 +276,14 @@ def test_links_create_warns_when_the_asset_is_quarantined(cli, db, partner, asse
     asset.status = "quarantined"
     result = cli("links", "create", partner.email, asset.id)
     assert result.exit_code == 0
-    assert "quarantined: its link answers 404" in result.stderr
+    assert "quarantined: its link answers 410" in result.stderr
+
+
+def test_links_create_warns_when_the_asset_failed(cli, db, partner, asset):
+    asset.status, asset.error = "failed", "the source answered HTTP 404"
+    result = cli("links", "create", partner.email, asset.id)
+    assert result.exit_code == 0
+    assert "failed: its link answers 404" in result.stderr
 
 
 # --- the fast path (FastRedirect) -----------------------------------------------------------------------

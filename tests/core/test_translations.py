@@ -15,7 +15,12 @@ ROOT = Path(__file__).resolve().parents[2]
 PO = ROOT / "contentflow" / "translations" / "fr" / "LC_MESSAGES" / "messages.po"
 MO = PO.with_suffix(".mo")
 KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "_l": None, "lazy_gettext": None}
-METHODS = [("contentflow/**.py", "python"), ("plugins/**.py", "python"), ("templates/**.html", "jinja2")]
+METHODS = [
+    ("contentflow/**.py", "python"),
+    ("plugins/**.py", "python"),
+    ("templates/**.html", "jinja2"),
+    ("plugins/**/templates/**.html", "jinja2"),
+]
 
 
 def french_catalog():

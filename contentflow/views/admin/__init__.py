@@ -1,5 +1,5 @@
-"""The admin area: one blueprint, a module per subject (sign-in and home, networks, offers, FX rates,
-conversions to review, the postback log, payouts, partners and their ledger), each with its forms.
+"""The admin area: one blueprint, a module per subject (sign-in and home, assets, networks, offers, FX
+rates, conversions to review, the postback log, payouts, partners and their ledger), each with its forms.
 
 Every route is behind the admin login but the sign-in itself; every POST carries the CSRF token, and the
 service it calls writes the audit record. Plugins add pages to the admin area with
@@ -14,6 +14,7 @@ bp = mark_admin_area(Blueprint("admin", __name__, url_prefix="/admin"))
 
 # Each module registers its routes on ``bp`` when imported.
 from contentflow.views.admin import (  # noqa: E402
+    assets,
     conversions,
     fx_rates,
     networks,
@@ -26,6 +27,7 @@ from contentflow.views.admin import (  # noqa: E402
 
 #: The core's admin menu entries (rendered with the plugins' entries), in order.
 NAV = (
+    *assets.NAV,
     *networks.NAV,
     *offers.NAV,
     *fx_rates.NAV,

@@ -1,15 +1,18 @@
 """What every publisher shares: the post to make, the account to make it on, what comes back, the three
 ways a post can fail, and one HTTP call that sorts a platform's answers into them.
 
-A publisher (``publishers/<platform>.py``) exposes ``publish(post, account) -> Published`` and
-``find(post, account) -> Published | None`` (the post made earlier for this assignment, for the
-reconciliation after a worker died mid-post; ``None`` when there is none). ``find`` raises
-``CannotFind`` on a platform whose API cannot look a post up: the assignment then waits for an admin.
+A publisher (``publishers/<platform>.py``) exposes ``identify(platform, access_token) -> (external id,
+handle)``, ``publish(post, account, platform) -> Published`` and ``find(post, account, platform) ->
+Published | None`` (the post made earlier for this assignment, for the reconciliation after a worker died
+mid-post; None when there is none), and where the platform needs them ``finish_token`` and ``refresh``
+(Instagram's long-lived tokens) or ``list_targets`` (Pinterest's boards). ``find`` raises ``CannotFind``
+on a platform whose API cannot look a post up: the assignment then waits for an admin.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -141,14 +144,17 @@ def call(
     timeout: float = TIMEOUT,
     expect_json: bool = True,
     auth_statuses: tuple[int, ...] = (401, 403),
+    classify: Callable[[requests.Response], PublishError | None] | None = None,
     **kwargs: Any,
 ) -> Any:
     """One request to a platform, its answer sorted: the JSON body (or the response when
     ``expect_json`` is False) for a 2xx; TransientError for 429 (with ``Retry-After``), 5xx, timeouts and
     connection errors; AuthError for ``auth_statuses`` (a platform whose 403 means "not allowed there"
     rather than "bad token" passes ``(401,)``); PermanentError for other 4xx and for a 2xx whose body is
-    not the JSON promised. ``creates`` marks the request that makes the post: its timeouts, 5xx and
-    unreadable answers are ``maybe_posted`` (never retried blindly). Tokens are never logged."""
+    not the JSON promised. ``classify`` sees an error answer first and may name its error from the body
+    (Google's quota reasons, the Graph API's error codes); None leaves it to the rules above.
+    ``creates`` marks the request that makes the post: its timeouts, 5xx and unreadable answers are
+    ``maybe_posted`` (never retried blindly). Tokens are never logged."""
     headers = dict(kwargs.pop("headers", None) or {})
     if token is not None:
         headers["Authorization"] = f"Bearer {token}"
@@ -162,6 +168,10 @@ def call(
         message = f"the platform is unreachable ({type(error).__name__})"
         raise TransientError(message, maybe_posted=maybe) from None
     status = response.status_code
+    if status >= 400 and classify is not None:
+        named = classify(response)
+        if named is not None:
+            raise named
     if status == 429:
         raise TransientError("rate limited by the platform", retry_after=retry_after_seconds(response))
     if status >= 500:

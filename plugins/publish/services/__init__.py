@@ -1,0 +1,1 @@
+"""The publish plugin's services: connected accounts, the assignment queue, posting."""
