@@ -20,7 +20,7 @@ from contentflow import settings as settings_module
 from contentflow.extensions import babel, csrf, db, htmx, limiter, migrate, talisman
 from contentflow.logs import configure_logging
 from contentflow.money import format_money
-from contentflow.plugin import job_catalog_for, load_plugins, nav_items
+from contentflow.plugin import has_endpoint, job_catalog_for, load_plugins, nav_items
 from contentflow.queueing.connection import init_redis
 from contentflow.queueing.schedules import install_catalog
 from contentflow.security import init_encryption
@@ -169,6 +169,7 @@ def init_extensions(app: Flask) -> None:
     init_login(app)
     app.jinja_env.filters["money"] = format_money
     app.jinja_env.globals["nav_items"] = nav_items
+    app.jinja_env.globals["has_endpoint"] = has_endpoint
     app.jinja_env.globals["current_locale"] = lambda: str(get_locale() or app.config["DEFAULT_LOCALE"])
 
 

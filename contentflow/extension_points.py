@@ -99,7 +99,7 @@ SLOTS: dict[str, Slot] = {
         Slot("portal.cards", "partner", "The partner portal's cards, after the core's own."),
         Slot(
             "kit.actions",
-            "partner, asset, submission (None outside BYOP)",
+            "partner, asset, submission_id (None outside BYOP)",
             "The share kit page: actions beside the share buttons (BYOP's publish button).",
         ),
         Slot("admin.home", "", "The admin home, above the audit log: links to plugin pages."),
@@ -120,8 +120,15 @@ CREATE_ASSIGNMENT = Hook(
 )
 #: Figures a plugin contributes to the admin dashboard: (*, days: int) -> list[Card].
 MONITORING_CARDS = Hook("monitoring.cards", "collect", "(*, days: int) -> list[Card]", _no_items)
+#: The asset of a partner's own BYOP submission: (submission_id: str, partner_id: str) -> asset id | None.
+#: Default None: no such submission of that partner, or BYOP is off (its pages are then absent).
+SUBMISSION_ASSET = Hook(
+    "submissions.asset_of", "first", "(submission_id: str, partner_id: str) -> str | None", _nothing
+)
 
-HOOKS: dict[str, Hook] = {hook.name: hook for hook in (IS_ON_HOLD, CREATE_ASSIGNMENT, MONITORING_CARDS)}
+HOOKS: dict[str, Hook] = {
+    hook.name: hook for hook in (IS_ON_HOLD, CREATE_ASSIGNMENT, MONITORING_CARDS, SUBMISSION_ASSET)
+}
 
 
 @dataclass

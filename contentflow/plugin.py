@@ -337,6 +337,12 @@ def job_catalog_for(
     return JobCatalog(jobs=jobs, schedules=tuple(schedules), switched_off=frozenset(switched_off))
 
 
+def has_endpoint(endpoint: str, app: Flask | None = None) -> bool:
+    """Whether ``endpoint`` is served by the app: how a page links to another plugin's page only when
+    that plugin is on, without importing it."""
+    return endpoint in (app or current_app).view_functions
+
+
 def plugin_registry(app: Flask | None = None) -> PluginRegistry:
     """What ``load_plugins`` found for ``app`` (default: the current app)."""
     return (app or current_app).extensions[REGISTRY_KEY]

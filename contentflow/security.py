@@ -33,8 +33,14 @@ def new_short_id(length: int = 10) -> str:
 
 def hash_ip(ip: str, key: str | None = None) -> str:
     """Keyed hash of a client IP (HMAC-SHA256 with ``IP_HASH_KEY``): comparable, not reversible."""
+    return keyed_hash(ip, key)
+
+
+def keyed_hash(value: str, key: str | None = None) -> str:
+    """HMAC-SHA256 of ``value`` with ``IP_HASH_KEY`` (32 hex characters): what is kept of a personal value
+    that must be recognised but never read back (an IP, an unsubscribed e-mail address)."""
     key = key if key is not None else current_app.config["IP_HASH_KEY"]
-    return hmac.new(key.encode(), ip.encode(), hashlib.sha256).hexdigest()[:32]
+    return hmac.new(key.encode(), value.encode(), hashlib.sha256).hexdigest()[:32]
 
 
 def hash_password(password: str) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, Index, Integer, String, Text
+from sqlalchemy import JSON, CheckConstraint, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from contentflow.extensions import db
@@ -36,6 +36,8 @@ class OutboxMessage(db.Model):
     html_body: Mapped[str] = mapped_column(EncryptedText, default="")
     #: What kind of e-mail (``magic_link``, ``payout_details``...): a Brevo tag, and for people.
     tag: Mapped[str] = mapped_column(String(40), default="transactional")
+    #: Extra headers to send (``List-Unsubscribe`` on a share e-mail).
+    headers: Mapped[dict[str, str] | None] = mapped_column(JSON)
     #: pending -> sending (claimed by one worker) -> sent, or failed; back to pending after a transient
     #: failure.
     status: Mapped[str] = mapped_column(String(16), default="pending")

@@ -29,6 +29,7 @@ def create_asset(
     hashtags: str = "",
     cta: str = "",
     owner_partner_id: str | None = None,
+    revshare_bps: int | None = None,
     admin: AdminUser | None = None,
     actor: str | None = None,
 ) -> Asset:
@@ -36,7 +37,9 @@ def create_asset(
     queue once the transaction commits; link-only, it is ``ready`` at once. Audit-logged when an admin
     or an operator (``actor``) makes it.
 
-    Raises ValidationError (empty or long title, bad URL, long hashtags or call to action).
+    ``revshare_bps`` is the asset's own partner share of confirmed sales (a BYOP asset: 4000 = 40 %), over
+    its offer's. Raises ValidationError (empty or long title, bad URL, long hashtags or call to action, a
+    share outside 0-10000 basis points).
     """
     title = title.strip()
     if not title or len(title) > 200:
@@ -51,6 +54,8 @@ def create_asset(
         raise ValidationError(_("The hashtags take 300 characters at most."))
     if len(cta) > 200:
         raise ValidationError(_("The call to action takes 200 characters at most."))
+    if revshare_bps is not None and not 0 <= revshare_bps <= 10000:
+        raise ValidationError(_("The revenue share is a percent between 0 and 100."), code="bad_revshare")
     asset = Asset(
         title=title,
         source_url=source_url or None,
@@ -59,6 +64,7 @@ def create_asset(
         hashtags=hashtags,
         cta=cta,
         owner_partner_id=owner_partner_id,
+        revshare_bps=revshare_bps,
         # A link-only asset has nothing to ingest: it is ready at once.
         status="new" if source_url else "ready",
     )

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 
 import requests
@@ -50,6 +50,8 @@ class Message:
     text: str
     html: str = ""
     tag: str = "transactional"
+    #: Extra headers (``List-Unsubscribe`` for a share e-mail): sent as they are by Brevo.
+    headers: dict[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -72,6 +74,7 @@ def queue_message(message: Message) -> OutboxMessage:
         text_body=message.text,
         html_body=message.html,
         tag=message.tag[:40],
+        headers=dict(message.headers) or None,
         next_attempt_at=utcnow(),
     )
     db.session.add(row)
@@ -111,7 +114,9 @@ def send(row: OutboxMessage, *, now: datetime | None = None) -> str:
     it is failed) or RejectedMailError (the row is failed). Never logs the body.
     """
     now = now or utcnow()
-    message = Message(row.to_email, row.subject, row.text_body, row.html_body, row.tag)
+    message = Message(
+        row.to_email, row.subject, row.text_body, row.html_body, row.tag, dict(row.headers or {})
+    )
     try:
         provider_id = deliver(message)
     except TransientMailError as error:
@@ -177,6 +182,8 @@ def brevo_payload(message: Message) -> dict:
     }
     if message.html:
         payload["htmlContent"] = message.html
+    if message.headers:
+        payload["headers"] = dict(message.headers)
     return payload
 
 

@@ -1,13 +1,24 @@
-"""byop: bring your own post: submissions and the "publish on my accounts" button.
+"""byop: bring your own post. A partner's own post (a video URL or none, a title, a text, hashtags, a call
+to action) becomes an asset promoting an offer with the partner's revenue share, which the share kit
+shares and "publish on my accounts" sends to the partner's connected accounts (seeds 000 and 001).
 
-Declared here so flags, schema and menu are known from the start; its pages and jobs come with the
-feature's own issue.
+It answers the core's ``submissions.asset_of`` hook (the share kit finds a submission's asset through it)
+and fills the ``kit.actions`` slot with the publish button; it asks the core's ``assignments.create_for``
+for assignments: it imports neither plugin.
 """
 
-from flask import Blueprint
+from flask_babel import lazy_gettext as _l
 
-from contentflow.plugin import Plugin
+from contentflow.plugin import NavItem, Plugin
+from plugins.byop import services, views
 
-blueprint = Blueprint("byop", __name__, url_prefix="/byop")
-
-plugin = Plugin(name="byop", blueprints=(blueprint,))
+plugin = Plugin(
+    name="byop",
+    blueprints=(views.bp, views.api),
+    nav=(
+        NavItem(_l("Bring your own post"), "byop.new", "partner", 30),
+        NavItem(_l("My posts"), "byop.submissions", "partner", 31),
+    ),
+    slots={"kit.actions": views.render_publish_button},
+    hooks={"submissions.asset_of": services.asset_of},
+)

@@ -18,3 +18,12 @@ document.addEventListener("click", function (event) {
     navigator.clipboard.writeText(source.value || source.textContent);
   }
 });
+
+// Share kit: a share intent is a real link (it opens the platform's own share page in a new tab); its
+// click also submits the hidden htmx form that logs the share (a POST with the CSRF header).
+document.addEventListener("click", function (event) {
+  var link = event.target.closest("a[data-share-log]");
+  if (!link || !window.htmx) return;
+  var form = document.getElementById(link.getAttribute("data-share-log"));
+  if (form) window.htmx.trigger(form, "submit");
+});
