@@ -217,6 +217,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("PAYOUT_APPROVAL_THRESHOLD_EUR", parse_decimal, Decimal("200")),
     Setting("PAYOUT_RESERVE_PCT", parse_fraction, Decimal("0.30")),
     Setting("PAYOUT_RELEASE_DAYS", parse_int, 30),
+    # --- earnings: referral bonus (seed 000, plugin earnings)
+    Setting("REFERRAL_BONUS_PCT", parse_fraction, Decimal("0.10")),
+    Setting("REFERRAL_BONUS_DAYS", parse_int, 7),
     # --- media and asset ingestion
     Setting("MEDIA_ROOT", parse_str, ""),
     Setting("INGEST_ALLOW_PRIVATE_HOSTS", parse_bool, False),
@@ -243,8 +246,17 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("PUBLISH_POSTING_TIMEOUT_MINUTES", parse_int, 30),
     # --- support / risk (seed 003)
     Setting("TICKET_AUTO_CLOSE_DAYS", parse_int, 5),
+    Setting("TICKET_LIMIT_PER_EMAIL", parse_rate_limit, "5 per hour"),
+    Setting("TICKET_LIMIT_PER_IP", parse_rate_limit, "20 per hour"),
     Setting("RISK_VELOCITY_MAX_CLICKS_10M", parse_int, 40),
+    Setting("RISK_SHARED_IP_MAX_PARTNERS", parse_int, 5),
+    Setting("RISK_SHARED_IP_WINDOW_MINUTES", parse_int, 60),
+    Setting("RISK_FAST_CONVERSION_SECONDS", parse_int, 10),
+    Setting("RISK_FAST_CONVERSIONS_MAX", parse_int, 3),
+    Setting("RISK_FAST_CONVERSION_WINDOW_HOURS", parse_int, 24),
     Setting("RISK_HOLD_DAYS", parse_int, 30),
+    # --- monitoring (seed 004)
+    Setting("MONITORING_REFRESH_SECONDS", parse_int, 30),
 )
 
 #: Secrets that production refuses to start without.
