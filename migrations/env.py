@@ -92,10 +92,35 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
-        context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
+        is_sqlite = connection.dialect.name == "sqlite"
+        if is_sqlite:
+            set_sqlite_foreign_keys(connection, False)
+        try:
+            context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
 
-        with context.begin_transaction():
-            context.run_migrations()
+            with context.begin_transaction():
+                context.run_migrations()
+                if is_sqlite:
+                    check_sqlite_foreign_keys(connection)
+        finally:
+            if is_sqlite:
+                set_sqlite_foreign_keys(connection, True)
+
+
+def set_sqlite_foreign_keys(connection, enabled):
+    """SQLite alters most of a table by copying it (batch mode), and with foreign keys enforced the old
+    copy of a table other rows reference cannot be dropped. SQLite's own procedure: enforcement off for
+    the migration (outside any transaction: the pragma does nothing inside one), checked before the
+    commit, then on again. Run on the driver's connection, which is in autocommit mode between
+    transactions."""
+    connection.connection.driver_connection.execute(f"PRAGMA foreign_keys={'ON' if enabled else 'OFF'}")
+
+
+def check_sqlite_foreign_keys(connection):
+    """Refuse to commit migrations that left rows pointing nowhere (checked while enforcement is off)."""
+    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+    if broken:
+        raise RuntimeError(f"migration left rows breaking foreign keys: {broken[:5]}")
 
 
 if context.is_offline_mode():

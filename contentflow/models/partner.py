@@ -14,6 +14,13 @@ from contentflow.security import EncryptedText, new_short_id
 
 PARTNER_STATUSES = ("active", "suspended")
 LOCALES = ("fr", "en")
+#: Referral codes: random, lowercase letters and digits, never the partner's id.
+REFERRAL_CODE_LENGTH = 10
+
+
+def new_referral_code() -> str:
+    """A fresh public referral code (``?ref=<code>``): random, unrelated to the partner's id."""
+    return new_short_id(REFERRAL_CODE_LENGTH)
 
 
 class Partner(UserMixin, db.Model):
@@ -31,8 +38,12 @@ class Partner(UserMixin, db.Model):
     display_name: Mapped[str] = mapped_column(String(80), default="")
     locale: Mapped[str] = mapped_column(String(5), default="fr")
     status: Mapped[str] = mapped_column(String(16), default="active")
-    #: The partner whose ``?ref=`` link brought this one.
-    referrer_id: Mapped[str | None] = mapped_column(ForeignKey("partners.id", ondelete="SET NULL"))
+    #: The partner whose ``?ref=<referral code>`` link brought this one (set once, at sign-up).
+    referrer_id: Mapped[str | None] = mapped_column(
+        ForeignKey("partners.id", ondelete="SET NULL"), index=True
+    )
+    #: Public code of this partner's share link (``/partners?ref=<code>``): shown to others, unlike the id.
+    referral_code: Mapped[str] = mapped_column(String(16), unique=True, default=new_referral_code)
     #: Bumped at sign-out: every session cookie issued before stops working.
     session_epoch: Mapped[int] = mapped_column(Integer, default=0)
     #: Preferred payout method (one of ``PAYOUT_METHODS``) and its details, encrypted at rest.

@@ -240,13 +240,14 @@ def adjust_balance(
     return entry
 
 
-def list_entries(partner_id: str, limit: int = 200) -> list[LedgerEntry]:
-    """The partner's latest entries, newest first."""
+def list_entries(partner_id: str, limit: int = 200, offset: int = 0) -> list[LedgerEntry]:
+    """The partner's latest entries, newest first, skipping the ``offset`` newest (pages)."""
     return list(
         db.session.scalars(
             select(LedgerEntry)
             .where(LedgerEntry.partner_id == partner_id)
             .order_by(LedgerEntry.created_at.desc(), LedgerEntry.id.desc())
             .limit(limit)
+            .offset(offset)
         )
     )

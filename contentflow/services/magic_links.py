@@ -35,12 +35,13 @@ def issue_token(partner: Partner, *, actor: str | None = None) -> str:
     return token
 
 
-def issue_for_email(raw_email: str, *, locale: str, referrer_id: str | None = None) -> tuple[Partner, str]:
-    """Find or create the partner of ``raw_email`` and issue a token for them: ``(partner, token)``.
+def issue_for_email(raw_email: str, *, locale: str, referral_code: str | None = None) -> tuple[Partner, str]:
+    """Find or create the partner of ``raw_email`` (a new one referred by the owner of
+    ``referral_code``, when it names one) and issue a token for them: ``(partner, token)``.
 
     Raises ValidationError for a malformed address. Creates at most one partner per address.
     """
-    partner = partners.get_or_create_partner(raw_email, locale=locale, referrer_id=referrer_id)
+    partner = partners.get_or_create_partner(raw_email, locale=locale, referral_code=referral_code)
     return partner, issue_token(partner)
 
 

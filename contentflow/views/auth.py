@@ -14,6 +14,7 @@ from wtforms.validators import DataRequired, Length
 from contentflow.errors import ValidationError
 from contentflow.extensions import db, limiter
 from contentflow.htmx import redirect_to, render_page_or_partial
+from contentflow.models.partner import REFERRAL_CODE_LENGTH
 from contentflow.services import magic_links, mail
 
 bp = Blueprint("auth", __name__)
@@ -35,8 +36,9 @@ def _email_key() -> str:
 
 @bp.get("/partners")
 def landing():
-    ref = request.args.get("ref", "")
-    if ref.isalnum() and len(ref) <= 12:
+    # A referral code (public, never a partner id), kept until the sign-up it brings; checked then.
+    ref = request.args.get("ref", "").strip().lower()
+    if ref.isascii() and ref.isalnum() and len(ref) <= REFERRAL_CODE_LENGTH:
         session["ref"] = ref
     return render_template("auth/landing.html", form=MagicLinkForm())
 
@@ -49,7 +51,7 @@ def request_link():
     if form.validate_on_submit():
         try:
             partner, token = magic_links.issue_for_email(
-                form.email.data, locale=str(get_locale() or "fr"), referrer_id=session.get("ref")
+                form.email.data, locale=str(get_locale() or "fr"), referral_code=session.get("ref")
             )
         except ValidationError as error:
             form.email.errors = [error.message]
