@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, String, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from contentflow.extensions import db
@@ -19,6 +19,8 @@ class Conversion(db.Model):
         # A replayed postback can never make a second conversion.
         UniqueConstraint("network_id", "txn_id"),
         CheckConstraint("status IN ('pending', 'confirmed', 'reversed', 'rejected')", name="status"),
+        #: Recent sales across partners (the fraud rules' click-to-conversion sweep) are read by time.
+        Index("ix_conversions_created", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True)

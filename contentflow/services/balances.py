@@ -4,6 +4,8 @@
 - reserved: ``PAYOUT_RESERVE_PCT`` of what was credited (positive earning entries) in the last
   ``PAYOUT_RELEASE_DAYS`` days: a credit made on day D is released on D + ``PAYOUT_RELEASE_DAYS`` at
   00:00 UTC; rounded half-up per partner and credit day, so the network figure is the partners' sum;
+  while a partner is on hold (``services.holds``), every credit made since the hold began is held in full
+  instead (``held``, part of reserved) until the hold is lifted or expires;
 - paid: withdrawals whose payout is paid; pending withdrawals: those requested or approved;
 - available = confirmed - reserved - paid - pending; negative after a reversal of paid money (later
   earnings absorb it), shown as zero.
@@ -21,12 +23,13 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from flask import current_app
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, or_, select
 
 from contentflow.extensions import db
-from contentflow.models import Asset, Click, Conversion, LedgerEntry, Offer, Payout
+from contentflow.models import Asset, Click, Conversion, Hold, LedgerEntry, Offer, Payout
 from contentflow.models.base import utcnow
 from contentflow.money import round_half_up, share_cents
+from contentflow.services.holds import active_clause
 from contentflow.services.ledger import EARNING_KINDS, WITHDRAWAL_KINDS, start_of_day
 
 #: Entries that say what traffic earned, for the EPC.
@@ -53,6 +56,8 @@ class Balances:
     #: The true figure, negative when a reversal took back money already paid: use it for maths.
     raw_available_cents: int
     releases: tuple[Release, ...]
+    #: Part of reserved: credits made since the partner's active hold began, released when it ends.
+    held_cents: int
     #: Billable clicks of today, credited after midnight UTC.
     today_cents: int
     #: The partner's share of conversions still pending at the network.
@@ -112,7 +117,8 @@ def get_balances(partner_id: str | None = None, *, now: datetime | None = None) 
     paid = -withdrawn.get("paid", 0)
     pending = -(withdrawn.get("requested", 0) + withdrawn.get("approved", 0))
     releases = reserve_releases(partner_id, now=now)
-    reserved = sum(release.amount_cents for release in releases)
+    held = held_cents(partner_id, now=now)
+    reserved = sum(release.amount_cents for release in releases) + held
     pending_share, pending_count = pending_conversions(partner_id)
     return Balances(
         confirmed_cents=int(confirmed),
@@ -121,6 +127,7 @@ def get_balances(partner_id: str | None = None, *, now: datetime | None = None) 
         pending_withdrawals_cents=pending,
         raw_available_cents=int(confirmed) - reserved - paid - pending,
         releases=releases,
+        held_cents=held,
         today_cents=uncredited_clicks_cents(partner_id, now=now),
         pending_conversions_cents=pending_share,
         pending_conversion_count=pending_count,
@@ -142,22 +149,57 @@ def _withdrawals_by_status(partner_id: str | None) -> dict[str, int]:
     return {status: int(total) for status, total in rows}
 
 
+def _hold_starts(now: datetime):
+    """Per partner on hold, when their earliest active hold began (a subquery)."""
+    return (
+        select(Hold.partner_id, func.min(Hold.created_at).label("since"))
+        .where(*active_clause(now))
+        .group_by(Hold.partner_id)
+        .subquery()
+    )
+
+
+def held_cents(partner_id: str | None = None, *, now: datetime | None = None) -> int:
+    """What was credited (positive earning entries) since the partner's active hold began, held in full
+    until the hold is lifted or expires; 0 when not on hold. Read-only."""
+    since = _hold_starts((now or utcnow()).astimezone(UTC))
+    return int(
+        db.session.scalar(
+            _for(
+                select(func.coalesce(func.sum(LedgerEntry.amount_cents), 0))
+                .join(since, since.c.partner_id == LedgerEntry.partner_id)
+                .where(
+                    LedgerEntry.kind.in_(EARNING_KINDS),
+                    LedgerEntry.amount_cents > 0,
+                    LedgerEntry.created_at >= since.c.since,
+                ),
+                LedgerEntry.partner_id,
+                partner_id,
+            )
+        )
+    )
+
+
 def reserve_releases(partner_id: str | None = None, *, now: datetime | None = None) -> tuple[Release, ...]:
-    """The reserve by release day, soonest first. Rounded half-up per partner and credit day."""
+    """The reserve by release day, soonest first, of the credits not held by a hold (``held_cents``).
+    Rounded half-up per partner and credit day."""
     now = (now or utcnow()).astimezone(UTC)
     config = current_app.config
     days, fraction = config["PAYOUT_RELEASE_DAYS"], config["PAYOUT_RESERVE_PCT"]
     if days <= 0 or fraction <= 0:
         return ()
     since = start_of_day(now.date() - timedelta(days=days - 1))
+    held_since = _hold_starts(now)
     credit_day = _utc_day(LedgerEntry.created_at)
     rows = db.session.execute(
         _for(
             select(LedgerEntry.partner_id, credit_day, func.sum(LedgerEntry.amount_cents))
+            .outerjoin(held_since, held_since.c.partner_id == LedgerEntry.partner_id)
             .where(
                 LedgerEntry.kind.in_(EARNING_KINDS),
                 LedgerEntry.amount_cents > 0,
                 LedgerEntry.created_at >= since,
+                or_(held_since.c.since.is_(None), LedgerEntry.created_at < held_since.c.since),
             )
             .group_by(LedgerEntry.partner_id, credit_day),
             LedgerEntry.partner_id,

@@ -1,7 +1,8 @@
 """Holds: while one is active (not lifted, not expired) a partner cannot withdraw nor publish.
 
-Core owns the table and this service; the risk plugin decides holds (``source="risk"``), admins place
-and lift them (``source="admin"``, audit-logged).
+Core owns the table and this service; the risk plugin decides holds (``source="risk"``), admins place,
+extend and lift them (``source="admin"``, audit-logged). While a hold is active, the balances service
+keeps what is credited to the partner out of their available balance.
 """
 
 from __future__ import annotations
@@ -117,10 +118,20 @@ def get_hold(hold_id: int) -> Hold:
     return hold
 
 
-def lift_hold(hold: Hold, admin: AdminUser, *, now: datetime | None = None) -> Hold:
-    """Lift ``hold`` now, audit-logged. Raises Conflict when it was already lifted (also when two admins
-    lift it at the same moment: the update is conditional) or has expired."""
+def _admin_note(note: str) -> str:
+    """Why an admin acts, kept in the audit log. Raises ValidationError when empty or too long."""
+    note = (note or "").strip()
+    if not note or len(note) > 500:
+        raise ValidationError(_("Say why (500 characters at most)."), code="note_required")
+    return note
+
+
+def lift_hold(hold: Hold, admin: AdminUser, *, note: str | None = None, now: datetime | None = None) -> Hold:
+    """Lift ``hold`` now, audit-logged with the admin's ``note`` (why) when given. Raises
+    ValidationError (an empty or long note given), Conflict when it was already lifted (also when two
+    admins lift it at the same moment: the update is conditional) or has expired."""
     now = now or utcnow()
+    note = _admin_note(note) if note is not None else ""
     lifted = db.session.execute(
         update(Hold)
         .where(Hold.id == hold.id, *active_clause(now))
@@ -135,7 +146,44 @@ def lift_hold(hold: Hold, admin: AdminUser, *, now: datetime | None = None) -> H
         admin=admin,
         target_type="partner",
         target_id=hold.partner_id,
-        details={"hold_id": hold.id, "reason": hold.reason},
+        details={"hold_id": hold.id, "reason": hold.reason, **({"note": note} if note else {})},
+    )
+    return hold
+
+
+def extend_hold(hold: Hold, admin: AdminUser, days: int, note: str, *, now: datetime | None = None) -> Hold:
+    """Push the end of an active hold ``days`` later, audit-logged with the admin's ``note`` and the end
+    before and after. Raises ValidationError (days not 1 to 3650, empty or long note) or Conflict (the
+    hold is no longer active, never expires, or was changed by another admin at the same moment: the
+    update is conditional). Not idempotent: each call extends."""
+    now = now or utcnow()
+    note = _admin_note(note)
+    if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= 3650:
+        raise ValidationError(_("A hold is extended by 1 to 3650 days."), code="invalid_days")
+    before = hold.expires_at
+    if before is None:
+        raise Conflict(_("This hold lasts until lifted: there is nothing to extend."), code="hold_open_ended")
+    extended = db.session.execute(
+        update(Hold)
+        .where(Hold.id == hold.id, Hold.expires_at == before, *active_clause(now))
+        .values(expires_at=before + timedelta(days=days))
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not extended:
+        raise Conflict(_("This hold is no longer active."), code="hold_not_active")
+    db.session.refresh(hold)
+    audit.record(
+        "hold.extend",
+        admin=admin,
+        target_type="partner",
+        target_id=hold.partner_id,
+        details={
+            "hold_id": hold.id,
+            "reason": hold.reason,
+            "note": note,
+            "before": {"expires_at": before.isoformat()},
+            "after": {"expires_at": hold.expires_at.isoformat()},
+        },
     )
     return hold
 

@@ -174,3 +174,65 @@ def test_epc_is_seven_day_earnings_per_billable_click_rounded_half_up(db, payee,
 def test_epc_is_none_without_clicks(db, payee):
     credit(payee, 100, NOW - timedelta(days=1))
     assert balances.current_offer(now=NOW).epc_cents is None
+
+
+# --- holds: what is credited while a partner is held stays out of available --------------------------
+
+
+def test_credits_made_during_an_active_hold_are_held_in_full(db, payee):
+    from contentflow.services import holds
+
+    credit(payee, 10_000, LONG_AGO)
+    holds.place_hold(payee.id, "velocity", source="risk", now=NOW - timedelta(days=2))
+    credit(payee, 2_000, NOW - timedelta(days=1))
+    figures = balances.get_balances(payee.id, now=NOW)
+    assert (figures.held_cents, figures.reserved_cents, figures.releases) == (2_000, 2_000, ())
+    assert figures.available_cents == 10_000
+
+
+def test_credits_before_the_hold_keep_the_ordinary_reserve(db, payee):
+    from contentflow.services import holds
+
+    credit(payee, 1_000, NOW - timedelta(days=3))
+    holds.place_hold(payee.id, "velocity", source="risk", now=NOW - timedelta(days=2))
+    figures = balances.get_balances(payee.id, now=NOW)
+    assert (figures.held_cents, figures.reserved_cents, figures.available_cents) == (0, 300, 700)
+
+
+def test_held_credits_return_to_the_ordinary_reserve_once_the_hold_is_lifted(db, payee, admin):
+    from contentflow.services import holds
+
+    hold = holds.place_hold(payee.id, "velocity", source="risk", now=NOW - timedelta(days=2))
+    credit(payee, 2_000, NOW - timedelta(days=1))
+    holds.lift_hold(hold, admin, now=NOW - timedelta(hours=1))
+    figures = balances.get_balances(payee.id, now=NOW)
+    assert (figures.held_cents, figures.reserved_cents, figures.available_cents) == (0, 600, 1_400)
+
+
+def test_held_credits_are_released_when_the_hold_expires(db, payee):
+    from contentflow.services import holds
+
+    holds.place_hold(payee.id, "velocity", source="risk", days=1, now=NOW - timedelta(days=2))
+    credit(payee, 2_000, NOW - timedelta(days=1, hours=12))
+    assert balances.get_balances(payee.id, now=NOW).held_cents == 0
+
+
+def test_debits_during_a_hold_are_not_held(db, payee):
+    from contentflow.services import holds
+
+    credit(payee, 10_000, LONG_AGO)
+    holds.place_hold(payee.id, "manual", now=NOW - timedelta(days=2))
+    credit(payee, -1_000, NOW - timedelta(days=1), kind="adjustment")
+    figures = balances.get_balances(payee.id, now=NOW)
+    assert (figures.held_cents, figures.available_cents) == (0, 9_000)
+
+
+def test_network_held_figure_is_the_sum_of_the_held_partners(db, payee, make_partner):
+    from contentflow.services import holds
+
+    other = make_partner()
+    holds.place_hold(payee.id, "manual", now=NOW - timedelta(days=2))
+    credit(payee, 2_000, NOW - timedelta(days=1))
+    credit(other, 1_000, NOW - timedelta(days=1))
+    network = balances.get_balances(None, now=NOW)
+    assert (network.held_cents, network.reserved_cents) == (2_000, 2_300)

@@ -73,3 +73,48 @@ def test_bad_hold_is_refused_and_writes_nothing(db, partner, reason, source, day
     with pytest.raises(ValidationError):
         holds.place_hold(partner.id, reason, source=source, days=days, now=NOW)
     assert db.session.scalars(select(Hold)).all() == []
+
+
+# --- lifting with a note, extending -----------------------------------------------------------------
+
+
+def test_lifting_with_a_note_records_it(db, partner, admin):
+    hold = holds.place_hold(partner.id, "velocity", source="risk", now=NOW)
+    holds.lift_hold(hold, admin, note="a real viral post", now=NOW)
+    entry = db.session.scalars(select(AuditLog).where(AuditLog.action == "hold.lift")).one()
+    assert entry.details == {"hold_id": hold.id, "reason": "velocity", "note": "a real viral post"}
+
+
+def test_lifting_with_an_empty_note_is_refused(db, partner, admin):
+    hold = holds.place_hold(partner.id, "velocity", source="risk", now=NOW)
+    with pytest.raises(ValidationError):
+        holds.lift_hold(hold, admin, note="  ", now=NOW)
+    assert holds.is_on_hold(partner.id, now=NOW)
+
+
+def test_extending_a_hold_pushes_its_end_and_records_before_and_after(db, partner, admin):
+    hold = holds.place_hold(partner.id, "velocity", source="risk", days=30, now=NOW)
+    holds.extend_hold(hold, admin, 10, "still checking", now=NOW + timedelta(days=1))
+    assert hold.expires_at == NOW + timedelta(days=40)
+    entry = db.session.scalars(select(AuditLog).where(AuditLog.action == "hold.extend")).one()
+    assert (entry.admin_user_id, entry.details["note"]) == (admin.id, "still checking")
+    assert entry.details["before"] == {"expires_at": (NOW + timedelta(days=30)).isoformat()}
+    assert entry.details["after"] == {"expires_at": (NOW + timedelta(days=40)).isoformat()}
+
+
+@pytest.mark.parametrize(("days", "note"), [(0, "x"), (3651, "x"), (True, "x"), (5, ""), (5, "x" * 501)])
+def test_bad_extension_is_refused_and_changes_nothing(db, partner, admin, days, note):
+    hold = holds.place_hold(partner.id, "velocity", source="risk", days=30, now=NOW)
+    with pytest.raises(ValidationError):
+        holds.extend_hold(hold, admin, days, note, now=NOW)
+    assert hold.expires_at == NOW + timedelta(days=30)
+
+
+@pytest.mark.parametrize("state", ["lifted", "expired", "open-ended"])
+def test_extending_a_hold_that_cannot_end_later_is_a_conflict(db, partner, admin, state):
+    hold = holds.place_hold(partner.id, "manual", days=None if state == "open-ended" else 2, now=NOW)
+    if state == "lifted":
+        holds.lift_hold(hold, admin, now=NOW)
+    moment = NOW + timedelta(days=3) if state == "expired" else NOW
+    with pytest.raises(Conflict):
+        holds.extend_hold(hold, admin, 5, "more", now=moment)

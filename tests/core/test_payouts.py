@@ -308,6 +308,16 @@ def test_payout_page_shows_balances_and_masked_details_only(client, payee):
     assert 'data-figure="available">€500.00<' in page
 
 
+def test_payout_page_shows_what_a_hold_keeps_back(client, db, payee):
+    holds.place_hold(payee.id, "manual")
+    ledger.record_entry(payee.id, "conversion_share", 1_234, "test:during-hold")
+    db.session.commit()
+    sign_in(client, payee)
+    page = client.get("/partner/payout").get_data(as_text=True)
+    assert '<p class="flash error" data-figure="held">Your account is on hold: €12.34 credited' in page
+    assert 'data-figure="available">€500.00<' in page
+
+
 def test_payout_page_never_shows_another_partners_details(client, payee, make_partner):
     sign_in(client, make_partner("other@example.com"))
     page = client.get("/partner/payout").get_data(as_text=True)
