@@ -1,13 +1,26 @@
-"""monitoring: the admin dashboard of revenue, clicks, queues and health.
+"""monitoring: the admin dashboard at ``/admin/monitoring`` (seed 004): revenue, clicks, conversions and
+EPC, the network's balances, the publishing queue, holds, postbacks, partners and the current offer, the
+health of queues, workers, schedules and the click stream, and charts.
 
-Declared here so flags, schema and menu are known from the start; its pages and jobs come with the
-feature's own issue.
+Figures come from daily rollups that ``refresh_monitoring`` (every minute) keeps up to date from marks
+the database writes with every change (``services.rollups``), so a view never scans the click table.
+Cards of other plugins come through the core hook ``monitoring.cards``; this plugin answers none.
 """
 
-from flask import Blueprint
+from datetime import timedelta
 
-from contentflow.plugin import Plugin
+from flask_babel import lazy_gettext as _l
 
-blueprint = Blueprint("monitoring", __name__, url_prefix="/monitoring")
+from contentflow.plugin import NavItem, Plugin
+from contentflow.queueing import Schedule
+from plugins.monitoring import cli, views
+from plugins.monitoring.jobs import refresh_monitoring
 
-plugin = Plugin(name="monitoring", blueprints=(blueprint,))
+plugin = Plugin(
+    name="monitoring",
+    blueprints=(views.bp,),
+    nav=(NavItem(_l("Monitoring"), "monitoring.dashboard", "admin", 1),),
+    jobs=(refresh_monitoring,),
+    schedules=(Schedule(refresh_monitoring, every=timedelta(minutes=1)),),
+    setup=cli.register_cli,
+)

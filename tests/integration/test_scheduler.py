@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import timedelta
+from importlib import import_module
 
 import pytest
 from sqlalchemy import select
@@ -16,6 +17,7 @@ from contentflow.queueing import Schedule, get_queue, job, job_catalog
 from contentflow.queueing.schedules import install_catalog
 from contentflow.queueing.scheduling import add_schedule, make_scheduler, reconcile_schedules
 from contentflow.queueing.worker import make_worker
+from plugins import AVAILABLE
 from tests.fixtures.sample.jobs import touch_sample
 from tests.integration.conftest import run_flask
 
@@ -33,6 +35,22 @@ SAMPLE_ID = Schedule(touch_sample, every=timedelta(minutes=5)).schedule_id
 #: The publish plugin (on in these apps) schedules its job too.
 PUBLISH_ID = "contentflow-schedule-plugins-publish-jobs-publish_due"
 DECLARED_IDS = sorted([*CORE_IDS, PUBLISH_ID])
+#: A process started from the environment has every flag on (the default): the core's schedules and every
+#: real plugin's.
+PROCESS_PLUGIN_SCHEDULES = tuple(
+    schedule for name in AVAILABLE for schedule in import_module(f"plugins.{name}").plugin.schedules
+)
+PROCESS_IDS = sorted([*CORE_IDS, *(schedule.schedule_id for schedule in PROCESS_PLUGIN_SCHEDULES)])
+PROCESS_DUE_IDS = sorted(
+    [
+        *CORE_DUE_IDS,
+        *(
+            schedule.schedule_id
+            for schedule in PROCESS_PLUGIN_SCHEDULES
+            if schedule.every is not None and schedule.queue == "periodic"
+        ),
+    ]
+)
 
 
 @job("periodic")
@@ -121,11 +139,11 @@ def test_scheduled_job_runs_when_due_and_acts(sample_app, redis):
 def test_flask_rq_scheduler_reconciles_enqueues_what_is_due_and_exits(app, process_env):
     result = run_flask(process_env(), "rq", "scheduler", "--burst")
     assert result.returncode == 0, result.stderr
-    assert f"schedules: {len(DECLARED_IDS)} added, 0 cancelled, 0 kept" in result.stderr
-    assert scheduled_ids(make_scheduler(app)) == DECLARED_IDS
-    assert sorted(job.id for job in get_queue("periodic", app).jobs) == CORE_DUE_IDS
+    assert f"schedules: {len(PROCESS_IDS)} added, 0 cancelled, 0 kept" in result.stderr
+    assert scheduled_ids(make_scheduler(app)) == PROCESS_IDS
+    assert sorted(job.id for job in get_queue("periodic", app).jobs) == PROCESS_DUE_IDS
     again = run_flask(process_env(), "rq", "scheduler", "--burst")
-    assert f"schedules: 0 added, 0 cancelled, {len(DECLARED_IDS)} kept" in again.stderr
+    assert f"schedules: 0 added, 0 cancelled, {len(PROCESS_IDS)} kept" in again.stderr
 
 
 def test_flask_jobs_run_purges_expired_sign_in_tokens_and_says_so(app, committed):
