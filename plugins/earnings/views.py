@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 from flask import Blueprint, Response, current_app, flash, render_template, request, url_for
+from flask_babel import format_decimal
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -46,10 +48,10 @@ def signed_in_partner() -> Partner | None:
     return user if isinstance(user, Partner) else None
 
 
-def referral_percent() -> int | float:
-    """``REFERRAL_BONUS_PCT`` as the percent people read (0.10 -> 10)."""
-    bps = referrals.bonus_bps()
-    return bps // 100 if bps % 100 == 0 else bps / 100
+def referral_percent() -> str:
+    """``REFERRAL_BONUS_PCT`` as the percent people read, in their language (0.10 -> ``10``, 0.125 ->
+    ``12,5`` in French): a Decimal, never a float."""
+    return format_decimal(Decimal(referrals.bonus_bps()) / 100)
 
 
 def payout_terms() -> dict[str, Any]:
@@ -61,6 +63,7 @@ def payout_terms() -> dict[str, Any]:
         "method_names": [str(METHOD_LABELS.get(method, method)) for method in config["PAYOUT_METHODS"]],
         "reserve_percent": int(config["PAYOUT_RESERVE_PCT"] * 100),
         "release_days": config["PAYOUT_RELEASE_DAYS"],
+        "has_referral_bonus": referrals.bonus_bps() > 0 and referrals.bonus_days() > 0,
         "referral_percent": referral_percent(),
         "referral_days": referrals.bonus_days(),
     }
@@ -136,11 +139,11 @@ def _assets(figures: balances.Balances, partner: Partner) -> dict[str, Any]:
 
 
 def _entries(partner: Partner, page: int) -> dict[str, Any]:
-    entries, has_next = statement.ledger_page(partner.id, page)
+    shown = statement.ledger_page(partner.id, page)
     return {
-        "entries": entries,
-        "page_number": page,
-        "has_next": has_next,
+        "entries": shown.entries,
+        "page_number": shown.number,
+        "has_next": shown.has_next,
         "kind_labels": statement.KIND_LABELS,
     }
 

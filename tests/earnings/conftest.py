@@ -1,5 +1,5 @@
-"""Earnings plugin fixtures: Pat reading English, a funded partner with payout details, ledger entries and
-clicks at chosen times, a referrer and the partner they brought."""
+"""Earnings plugin fixtures: Pat reading English, a funded partner with payout details, ledger entries at
+chosen times, and Pat's seeded ledger (sales, a reversal, withdrawals, clicks)."""
 
 from __future__ import annotations
 
@@ -9,12 +9,17 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from flask_babel import force_locale
 
 from contentflow.models import LedgerEntry, Partner
-from contentflow.services import ledger
+from contentflow.money import format_money
+from contentflow.services import ledger, payouts
+from tests.conftest import add_click
 
+#: When this test run started (the seeded ledger's clock).
+NOW = datetime.now(UTC)
 #: Credited long ago: outside the 30-day reserve, so all of it is available.
-LONG_AGO = datetime.now(UTC) - timedelta(days=60)
+LONG_AGO = NOW - timedelta(days=60)
 
 
 @pytest.fixture
@@ -55,3 +60,32 @@ def funded(partner, make_entry) -> Partner:
     """Pat with 100.00 € available."""
     make_entry(partner, 10_000)
     return partner
+
+
+def english(cents: int | None) -> str:
+    """``cents`` as the English pages show them (``€12.50``)."""
+    with force_locale("en"):
+        return format_money(cents)
+
+
+@pytest.fixture
+def asset(make_asset, make_offer):
+    """A video promoting a CPC offer."""
+    return make_asset("Three AI tools", offer=make_offer())
+
+
+@pytest.fixture
+def seeded(db, funded, make_entry, asset, admin):
+    """Pat's ledger: 100 € long ago, recent click earnings and a sale, a reversal, a paid and a pending
+    withdrawal; billable clicks today and 3 days ago."""
+    make_entry(funded, 1_234, kind="click_earnings", at=NOW - timedelta(days=3))
+    make_entry(funded, 2_000, at=NOW - timedelta(days=2))
+    make_entry(funded, -300, kind="reversal", at=NOW - timedelta(days=1))
+    paid = payouts.request_withdrawal(funded, 2_500, "paypal", now=NOW - timedelta(days=1))
+    payouts.mark_paid(paid.id, admin, "PP-1")
+    payouts.request_withdrawal(funded, 1_500, "paypal", now=NOW - timedelta(hours=1))
+    for at in (NOW - timedelta(days=3), NOW - timedelta(days=3), NOW - timedelta(minutes=5)):
+        add_click(db, funded, asset, at)
+    add_click(db, funded, asset, NOW - timedelta(minutes=5), billable=False)
+    db.session.commit()
+    return funded

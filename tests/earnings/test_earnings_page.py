@@ -1,23 +1,20 @@
 """The partner's earnings page: signed-in partners only; every figure equals the core balances service's
 on a seeded ledger; the daily charts (SVG) with their table; earnings per video adding up to the
-confirmed earnings; the ledger by page and as CSV; each section also answered alone to htmx."""
+confirmed earnings; each section also answered alone to htmx. The ledger's pages and CSV:
+test_ledger_entries.py."""
 
 from __future__ import annotations
 
-import csv
-import io
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
-from flask_babel import force_locale
 
 from contentflow.models import Conversion
-from contentflow.money import format_money
-from contentflow.services import balances, ledger, payouts
+from contentflow.services import balances, ledger
 from tests.conftest import add_click, sign_in
+from tests.earnings.conftest import NOW, english
 
-NOW = datetime.now(UTC)
 HTMX = {"HX-Request": "true"}
 
 
@@ -25,33 +22,6 @@ def figure(page: str, name: str) -> str:
     match = re.search(rf'data-figure="{name}">([^<]*)<', page)
     assert match, f"no figure {name}"
     return match.group(1).strip()
-
-
-def english(cents: int | None) -> str:
-    with force_locale("en"):
-        return format_money(cents)
-
-
-@pytest.fixture
-def asset(make_asset, make_offer):
-    return make_asset("Three AI tools", offer=make_offer())
-
-
-@pytest.fixture
-def seeded(db, funded, make_entry, asset, admin):
-    """Pat's ledger: 100 € long ago, recent click earnings and a sale, a reversal, a paid and a pending
-    withdrawal; billable clicks today and 3 days ago."""
-    make_entry(funded, 1_234, kind="click_earnings", at=NOW - timedelta(days=3))
-    make_entry(funded, 2_000, at=NOW - timedelta(days=2))
-    make_entry(funded, -300, kind="reversal", at=NOW - timedelta(days=1))
-    paid = payouts.request_withdrawal(funded, 2_500, "paypal", now=NOW - timedelta(days=1))
-    payouts.mark_paid(paid.id, admin, "PP-1")
-    payouts.request_withdrawal(funded, 1_500, "paypal", now=NOW - timedelta(hours=1))
-    for at in (NOW - timedelta(days=3), NOW - timedelta(days=3), NOW - timedelta(minutes=5)):
-        add_click(db, funded, asset, at)
-    add_click(db, funded, asset, NOW - timedelta(minutes=5), billable=False)
-    db.session.commit()
-    return funded
 
 
 # --- who may see it --------------------------------------------------------------------------------
@@ -224,82 +194,6 @@ def test_earnings_per_video_lines_sum_to_confirmed(db, funded, asset, make_entry
 
     assert sum(line.cents for line in lines) == confirmed
     assert [line.kind for line in lines] == ["asset", "no_asset"]
-
-
-# --- ledger entries ----------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def long_ledger(funded, make_entry):
-    """30 entries after the funding one: 31 in all, two pages of 25."""
-    for number in range(30):
-        make_entry(funded, 100 + number, kind="click_earnings", at=NOW - timedelta(days=40, minutes=-number))
-    return funded
-
-
-def test_ledger_shows_the_newest_entries_first_on_page_one(partner_client, long_ledger):
-    page = partner_client.get("/partners/earnings").get_data(as_text=True)
-
-    section = re.search(r'<section id="earnings-entries".*?</section>', page, re.S).group(0)
-    assert section.count('<tr data-kind="click_earnings">') == 25
-    assert section.index(english(129)) < section.index(english(128))
-    assert 'rel="next"' in section and 'rel="prev"' not in section
-
-
-def test_ledger_page_two_over_htmx_answers_the_partial_with_the_rest(partner_client, long_ledger):
-    response = partner_client.get("/partners/earnings/entries?page=2", headers=HTMX)
-
-    page = response.get_data(as_text=True)
-    assert page.startswith('<section id="earnings-entries"')
-    assert page.count("<tr data-kind=") == 6  # 5 click earnings and the funding sale
-    assert 'rel="prev"' in page and 'rel="next"' not in page
-
-
-def test_ledger_page_two_as_a_plain_request_answers_the_whole_page(partner_client, long_ledger):
-    page = partner_client.get("/partners/earnings/entries?page=2").get_data(as_text=True)
-    assert "<html" in page and page.count("<tr data-kind=") >= 6
-
-
-@pytest.mark.parametrize("raw", ["0", "-1", "abc", "99999999999"])
-def test_bad_page_number_shows_page_one(partner_client, long_ledger, raw):
-    page = partner_client.get(f"/partners/earnings/entries?page={raw}", headers=HTMX).get_data(as_text=True)
-    assert page.count("<tr data-kind=") == 25
-
-
-def test_csv_export_holds_every_entry_with_signed_euros(partner_client, seeded):
-    response = partner_client.get("/partners/earnings/ledger.csv")
-
-    assert response.status_code == 200
-    assert response.mimetype == "text/csv"
-    assert "attachment" in response.headers["Content-Disposition"]
-    rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
-    assert len(rows) == len(ledger.list_entries(seeded.id))
-    assert [row["amount_eur"] for row in rows] == ["100.00", "12.34", "20.00", "-3.00", "-25.00", "-15.00"]
-    assert sum(int(row["amount_eur"].replace(".", "")) for row in rows) == sum(
-        entry.amount_cents for entry in ledger.list_entries(seeded.id)
-    )
-
-
-def test_csv_export_defuses_memos_a_spreadsheet_would_run(partner_client, db, funded, admin):
-    ledger.adjust_balance(funded.id, 100, '=HYPERLINK("http://x")', admin, "a" * 32)
-    db.session.commit()
-
-    rows = list(
-        csv.DictReader(
-            io.StringIO(partner_client.get("/partners/earnings/ledger.csv").get_data(as_text=True))
-        )
-    )
-
-    assert rows[-1]["memo"] == '\'=HYPERLINK("http://x")'
-
-
-def test_csv_export_holds_only_the_partners_own_entries(partner_client, funded, make_partner, make_entry):
-    make_entry(make_partner("stranger@example.com"), 4_242)
-
-    body = partner_client.get("/partners/earnings/ledger.csv").get_data(as_text=True)
-
-    assert "42.42" not in body
-    assert body.count("\r\n") == 2  # the header and the funding entry
 
 
 def test_referral_section_shows_the_code_and_share_link_never_the_id(partner_client, partner, db):

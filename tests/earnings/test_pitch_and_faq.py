@@ -43,6 +43,25 @@ def test_landing_pitch_follows_the_settings(make_app, db):
     assert "you earn 5 % of what" in pitch
 
 
+@pytest.mark.parametrize(("language", "shown"), [("en", "12.5"), ("fr", "12,5")])
+def test_referral_percent_is_written_in_the_readers_language(make_app, db, language, shown):
+    client = make_app(REFERRAL_BONUS_PCT=Decimal("0.125")).test_client()
+    headers = {"Accept-Language": language}
+
+    pitch = pitch_of(client.get("/partners", headers=headers).get_data(as_text=True))
+    faq = client.get("/partners/faq", headers=headers).get_data(as_text=True)
+
+    assert shown in re.search(r'data-figure="referral-terms">([^<]*)<', pitch).group(1)
+    assert shown in re.search(r'data-figure="faq-referral">([^<]*)<', faq).group(1)
+
+
+def test_no_referral_bonus_promised_when_it_lasts_no_day(make_app, db):
+    client = make_app(REFERRAL_BONUS_DAYS=0).test_client()
+
+    assert 'data-figure="referral-terms"' not in pitch_of(client.get("/partners").get_data(as_text=True))
+    assert 'data-figure="faq-referral"' not in client.get("/partners/faq").get_data(as_text=True)
+
+
 def test_landing_without_an_offer_makes_no_cpc_promise(client, db):
     assert 'data-figure="headline-cpc"' not in pitch_of(client.get("/partners").get_data(as_text=True))
 

@@ -74,10 +74,13 @@ def clamp_days(raw: str | None) -> Period:
     text = (raw or "").strip()
     if not text:
         return Period(DEFAULT_DAYS)
-    try:
-        days = int(text)
-    except ValueError:
+    sign, digits = (text[0], text[1:]) if text[0] in "+-" else ("", text)
+    if not (digits.isascii() and digits.isdigit()):  # int() also takes "1_0" and "٣٠"
         return Period(DEFAULT_DAYS, "not_a_number")
+    digits = digits.lstrip("0") or "0"
+    # A number of thousands of digits is out of range, not "not a number" (int() refuses those).
+    days = int(digits) if len(digits) <= 3 else MAX_DAYS + 1
+    days = -days if sign == "-" else days
     if days < MIN_DAYS:
         return Period(MIN_DAYS, "too_short")
     if days > MAX_DAYS:

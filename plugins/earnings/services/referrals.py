@@ -81,13 +81,9 @@ def _window_end(column, days: int):
     return func.datetime(column, f"+{days} days")
 
 
-def award_bonuses(*, now: datetime | None = None, limit: int = BATCH_SIZE) -> int:
-    """Write the bonus of up to ``limit`` source entries no run handled yet; returns how many were
-    looked at (0: nothing left). Idempotent, also when runs overlap (each source is claimed once)."""
-    now = (now or utcnow()).astimezone(UTC)
-    bps, days = bonus_bps(), bonus_days()
-    if bps <= 0 or days <= 0:
-        return 0
+def _unclaimed_sources(now: datetime, days: int, limit: int) -> list:
+    """Up to ``limit`` (source id, cents, kind, referred id, referred e-mail, referrer id) of referred
+    partners' earnings in their first ``days`` days that no run claimed yet, in id order."""
     referred = aliased(Partner)
     sources = db.session.execute(
         select(LedgerEntry.id, LedgerEntry.amount_cents, LedgerEntry.kind, referred.id, referred.email)
@@ -105,50 +101,67 @@ def award_bonuses(*, now: datetime | None = None, limit: int = BATCH_SIZE) -> in
         .limit(limit)  # no ORDER BY: it would make PostgreSQL walk the whole ledger by id
     ).all()
     # Claimed in id order: runs racing on the same sources wait for each other instead of deadlocking.
-    for source_id, amount_cents, kind, referred_id, email, referrer_id in sorted(sources):
-        cents = share_cents(amount_cents, bps)
-        claimed = db.session.execute(
-            insert_or_skip(EarningsReferralBonus, "source_entry_id")
-            .values(
-                source_entry_id=source_id,
-                referrer_id=referrer_id,
-                referred_id=referred_id,
-                bonus_bps=bps,
-                amount_cents=cents,
-                created_at=now,
-            )
-            .returning(EarningsReferralBonus.source_entry_id)
-        ).first()
-        if claimed is None:
-            continue  # another run has it
-        entry = ledger.record_entry(
-            referrer_id,
-            "referral_bonus",
-            cents,
-            f"referral:{source_id}:bonus",
-            memo=f"referral bonus: {Decimal(bps) / 100:g} % of {kind} of {mask_email(email)}",
+    return sorted(sources)
+
+
+def _award_bonus(source, bps: int, now: datetime) -> None:
+    """Claim ``source`` (a row of ``_unclaimed_sources``) and credit its referrer; nothing when another
+    run claimed it first (ON CONFLICT DO NOTHING on the source's row)."""
+    source_id, amount_cents, kind, referred_id, email, referrer_id = source
+    cents = share_cents(amount_cents, bps)
+    claimed = db.session.execute(
+        insert_or_skip(EarningsReferralBonus, "source_entry_id")
+        .values(
+            source_entry_id=source_id,
+            referrer_id=referrer_id,
+            referred_id=referred_id,
+            bonus_bps=bps,
+            amount_cents=cents,
             created_at=now,
         )
-        if entry is not None:
-            db.session.execute(
-                update(EarningsReferralBonus)
-                .where(EarningsReferralBonus.source_entry_id == source_id)
-                .values(bonus_entry_id=entry.id)
-            )
+        .returning(EarningsReferralBonus.source_entry_id)
+    ).first()
+    if claimed is None:
+        return
+    entry = ledger.record_entry(
+        referrer_id,
+        "referral_bonus",
+        cents,
+        f"referral:{source_id}:bonus",
+        memo=f"referral bonus: {Decimal(bps) / 100:g} % of {kind} of {mask_email(email)}",
+        created_at=now,
+    )
+    if entry is not None:
+        db.session.execute(
+            update(EarningsReferralBonus)
+            .where(EarningsReferralBonus.source_entry_id == source_id)
+            .values(bonus_entry_id=entry.id)
+        )
+
+
+def award_bonuses(*, now: datetime | None = None, limit: int = BATCH_SIZE) -> int:
+    """Write the bonus of up to ``limit`` source entries no run handled yet; returns how many were
+    looked at (0: nothing left). Idempotent, also when runs overlap (each source is claimed once)."""
+    now = (now or utcnow()).astimezone(UTC)
+    bps, days = bonus_bps(), bonus_days()
+    if bps <= 0 or days <= 0:
+        return 0
+    sources = _unclaimed_sources(now, days, limit)
+    for source in sources:
+        _award_bonus(source, bps, now)
     return len(sources)
 
 
-def reverse_bonuses(*, now: datetime | None = None, limit: int = BATCH_SIZE) -> int:
-    """Take back the bonus of up to ``limit`` sources whose sale was reversed; returns how many were
-    looked at (0: nothing left). Idempotent, also when runs overlap (each bonus is reversed once)."""
-    now = (now or utcnow()).astimezone(UTC)
+def _bonuses_of_reversed_sales(limit: int) -> list:
+    """Up to ``limit`` (source id, referrer id, bonus cents) of credited bonuses not yet taken back whose
+    source sale has a ledger reversal."""
     source, reversal = aliased(LedgerEntry), aliased(LedgerEntry)
     reversed_sale = exists().where(
         reversal.kind == "reversal",
         reversal.conversion_id == source.conversion_id,
         reversal.partner_id == source.partner_id,
     )
-    bonuses = db.session.execute(
+    return db.session.execute(
         select(EarningsReferralBonus.source_entry_id, EarningsReferralBonus.referrer_id)
         .add_columns(EarningsReferralBonus.amount_cents)
         .join(source, source.id == EarningsReferralBonus.source_entry_id)
@@ -161,34 +174,61 @@ def reverse_bonuses(*, now: datetime | None = None, limit: int = BATCH_SIZE) -> 
         .order_by(EarningsReferralBonus.source_entry_id)
         .limit(limit)
     ).all()
-    for source_id, referrer_id, amount_cents in bonuses:
-        claimed = db.session.execute(
-            update(EarningsReferralBonus)
-            .where(
-                EarningsReferralBonus.source_entry_id == source_id,
-                EarningsReferralBonus.reversed_at.is_(None),
-            )
-            .values(reversed_at=now)
-            .execution_options(synchronize_session=False)
-        ).rowcount
-        if not claimed:
-            continue  # another run reversed it
-        entry = ledger.record_entry(
-            referrer_id,
-            "referral_bonus",
-            -amount_cents,
-            f"referral:{source_id}:reversal",
-            memo="referral bonus taken back: the sale was reversed",
-            created_at=now,
+
+
+def _take_back_bonus(source_id: int, referrer_id: str, amount_cents: int, now: datetime) -> None:
+    """Claim the reversal of ``source_id``'s bonus (a conditional UPDATE) and debit the referrer;
+    nothing when another run reversed it first."""
+    claimed = db.session.execute(
+        update(EarningsReferralBonus)
+        .where(
+            EarningsReferralBonus.source_entry_id == source_id,
+            EarningsReferralBonus.reversed_at.is_(None),
         )
-        if entry is not None:
-            db.session.execute(
-                update(EarningsReferralBonus)
-                .where(EarningsReferralBonus.source_entry_id == source_id)
-                .values(reversal_entry_id=entry.id)
-                .execution_options(synchronize_session=False)
-            )
+        .values(reversed_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not claimed:
+        return
+    entry = ledger.record_entry(
+        referrer_id,
+        "referral_bonus",
+        -amount_cents,
+        f"referral:{source_id}:reversal",
+        memo="referral bonus taken back: the sale was reversed",
+        created_at=now,
+    )
+    if entry is not None:
+        db.session.execute(
+            update(EarningsReferralBonus)
+            .where(EarningsReferralBonus.source_entry_id == source_id)
+            .values(reversal_entry_id=entry.id)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def reverse_bonuses(*, now: datetime | None = None, limit: int = BATCH_SIZE) -> int:
+    """Take back the bonus of up to ``limit`` sources whose sale was reversed; returns how many were
+    looked at (0: nothing left). Idempotent, also when runs overlap (each bonus is reversed once)."""
+    now = (now or utcnow()).astimezone(UTC)
+    bonuses = _bonuses_of_reversed_sales(limit)
+    for source_id, referrer_id, amount_cents in bonuses:
+        _take_back_bonus(source_id, referrer_id, amount_cents, now)
     return len(bonuses)
+
+
+def _net_bonus_per_referred(referrer_id: str, referred_ids: list[str]) -> dict[str, int]:
+    """The bonus each of ``referred_ids`` earned ``referrer_id``, reversed bonuses counting 0."""
+    net = case((EarningsReferralBonus.reversed_at.is_(None), EarningsReferralBonus.amount_cents), else_=0)
+    rows = db.session.execute(
+        select(EarningsReferralBonus.referred_id, func.sum(net))
+        .where(
+            EarningsReferralBonus.referrer_id == referrer_id,
+            EarningsReferralBonus.referred_id.in_(referred_ids),
+        )
+        .group_by(EarningsReferralBonus.referred_id)
+    ).all()
+    return {referred_id: int(cents or 0) for referred_id, cents in rows}
 
 
 def summary(partner: Partner, *, limit: int = LISTED_REFERRALS) -> ReferralSummary:
@@ -201,17 +241,7 @@ def summary(partner: Partner, *, limit: int = LISTED_REFERRALS) -> ReferralSumma
         .order_by(Partner.created_at.desc(), Partner.id)
         .limit(limit)
     ).all()
-    net = case((EarningsReferralBonus.reversed_at.is_(None), EarningsReferralBonus.amount_cents), else_=0)
-    per_referred = dict(
-        db.session.execute(
-            select(EarningsReferralBonus.referred_id, func.sum(net))
-            .where(
-                EarningsReferralBonus.referrer_id == partner.id,
-                EarningsReferralBonus.referred_id.in_([row.id for row in referred]),
-            )
-            .group_by(EarningsReferralBonus.referred_id)
-        ).all()
-    )
+    per_referred = _net_bonus_per_referred(partner.id, [row.id for row in referred])
     count = db.session.scalar(
         select(func.count()).select_from(Partner).where(Partner.referrer_id == partner.id)
     )
@@ -228,7 +258,7 @@ def summary(partner: Partner, *, limit: int = LISTED_REFERRALS) -> ReferralSumma
                 label=mask_email(row.email),
                 joined_at=row.created_at,
                 bonus_until=row.created_at + timedelta(days=days),
-                bonus_cents=int(per_referred.get(row.id) or 0),
+                bonus_cents=per_referred.get(row.id, 0),
             )
             for row in referred
         ),

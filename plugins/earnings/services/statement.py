@@ -180,17 +180,34 @@ def earnings_by_asset(
     return tuple(lines)
 
 
-def ledger_page(partner_id: str, page: int, *, per_page: int = ENTRIES_PER_PAGE) -> tuple[list, bool]:
-    """Page ``page`` (from 1) of the partner's ledger, newest first, and whether a next page exists."""
+@dataclass(frozen=True)
+class EntriesPage:
+    """One page of a partner's ledger, newest first: its number (from 1) and whether an older one exists."""
+
+    entries: tuple[LedgerEntry, ...]
+    number: int
+    has_next: bool
+
+
+def ledger_page(partner_id: str, page: int, *, per_page: int = ENTRIES_PER_PAGE) -> EntriesPage:
+    """Page ``page`` (from 1) of the partner's ledger, newest first; a page past the end is the last
+    page (a stale or typed ``?page=`` shows entries, not an empty table). Read-only."""
     page = max(1, page)
     entries = ledger.list_entries(partner_id, limit=per_page + 1, offset=(page - 1) * per_page)
-    return entries[:per_page], len(entries) > per_page
+    if not entries and page > 1:
+        count = db.session.scalar(
+            select(func.count()).select_from(LedgerEntry).where(LedgerEntry.partner_id == partner_id)
+        )
+        page = max(1, -(-count // per_page))
+        entries = ledger.list_entries(partner_id, limit=per_page + 1, offset=(page - 1) * per_page)
+    return EntriesPage(tuple(entries[:per_page]), page, len(entries) > per_page)
 
 
 def choose_page(raw: str | None) -> int:
-    """``?page=``: a whole number from 1; anything else is 1."""
+    """``?page=``: a whole number (ASCII digits) from 1; anything else is 1."""
     text = (raw or "").strip()
-    return max(1, int(text)) if text.isdigit() and len(text) < 7 else 1
+    is_number = text.isascii() and text.isdigit() and len(text) < 7
+    return max(1, int(text)) if is_number else 1
 
 
 def _csv_text(value: str) -> str:
