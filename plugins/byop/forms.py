@@ -20,6 +20,11 @@ class SubmissionForm(FlaskForm):
     cta = StringField(_l("Call to action"), validators=[Optional(), Length(max=200)])
     offer = SelectField(_l("Offer"), choices=[], validate_choice=False, validators=[Optional()])
 
+    def validate_offer(self, field) -> None:
+        # Only an active offer's id (the choices): never a free value reaching the database.
+        if field.data not in {value for value, _label in field.choices}:
+            raise ValidationError(_l("Choose one of the active offers."))
+
     def validate_source_url(self, field) -> None:
         if field.data and not is_web_url(field.data.strip()):
             raise ValidationError(_l("Give an http:// or https:// address, or leave it empty."))

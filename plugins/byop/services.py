@@ -26,6 +26,10 @@ from contentflow.services.assignments import AssignmentOutcome
 from plugins.byop.models import Submission
 
 MAX_HASHTAGS_LENGTH = 300
+#: A submission id's length (``Submission.id``): a longer one names no submission.
+SUBMISSION_ID_LENGTH = 16
+#: The largest id PostgreSQL's BIGINT holds: a larger offer id names no offer (and no database error).
+MAX_OFFER_ID = 2**63 - 1
 #: A hashtag is letters, digits or underscores (accents kept: #productivité).
 HASHTAG = re.compile(r"[^\W]+", re.UNICODE)
 
@@ -111,7 +115,10 @@ def create_submission(
     the BYOP revenue share; its ingestion is enqueued after the commit when a URL is given.
 
     Raises NoActiveOffer (none to promote), ValidationError (an inactive or unknown offer, bad fields)."""
-    offer = db.session.get(Offer, offer_id) if offer_id is not None else default_offer()
+    if offer_id is None:
+        offer = default_offer()
+    else:
+        offer = db.session.get(Offer, offer_id) if 0 < offer_id <= MAX_OFFER_ID else None
     if offer_id is not None and (offer is None or not offer.is_active):
         raise ValidationError(_("Choose one of the active offers."), code="bad_offer")
     if offer is None:
@@ -147,7 +154,8 @@ def create_submission(
 
 def get_own(partner_id: str, submission_id: str) -> Submission:
     """The partner's own submission. Raises NotFound (also for another partner's: nothing revealed)."""
-    submission = db.session.get(Submission, (submission_id or "")[:16]) if submission_id else None
+    is_id = isinstance(submission_id, str) and 0 < len(submission_id) <= SUBMISSION_ID_LENGTH
+    submission = db.session.get(Submission, submission_id) if is_id else None
     if submission is None or submission.partner_id != partner_id:
         raise NotFound(_("No such submission."), code="submission_not_found")
     return submission
@@ -185,10 +193,10 @@ def can_publish() -> bool:
 
 
 def platforms_to_publish(requested: list[str] | None) -> list[str]:
-    """The requested platforms that ``BYOP_PUBLISH_PLATFORMS`` allows (all of them when none requested),
-    in the settings' order."""
+    """The requested platforms that ``BYOP_PUBLISH_PLATFORMS`` allows (all of them when ``requested`` is
+    None), in the settings' order."""
     allowed = list(current_app.config["BYOP_PUBLISH_PLATFORMS"])
-    if not requested:
+    if requested is None:
         return allowed
     return [platform for platform in allowed if platform in set(requested)]
 
@@ -198,12 +206,14 @@ def publish_on_accounts(partner_id: str, submission_id: str, requested: list[str
     its reason (``no_connected_account``, ``already_assigned``, ``account_reconnect_needed``). No duplicate
     under concurrent clicks: the core's unique index decides.
 
-    Raises ValidationError ``no_platforms``, NotFound ``submission_not_found`` / ``asset_not_found``."""
+    Raises ValidationError ``no_platforms``, NotFound ``submission_not_found`` / ``asset_not_found`` (the
+    asset is gone, or was taken down: a quarantined asset is never published)."""
     platforms = platforms_to_publish(requested)
     if not platforms:
         raise ValidationError(_("None of these platforms can be published to."), code="no_platforms")
     submission = get_own(partner_id, submission_id)
-    if db.session.get(Asset, submission.asset_id) is None:
+    asset = db.session.get(Asset, submission.asset_id)
+    if asset is None or asset.status == "quarantined":
         raise NotFound(_("The submission's asset is gone."), code="asset_not_found")
     outcomes = tuple(
         assignments.create_for(partner_id, submission.asset_id, platform, approved=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from flask import Blueprint, flash, jsonify, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from flask_wtf.csrf import CSRFError
 
 from contentflow.auth import partner_required
 from contentflow.errors import DomainError
@@ -14,6 +15,7 @@ from contentflow.extensions import db
 from contentflow.htmx import is_htmx_request, is_partial_request, redirect_to, render_page_or_partial
 from contentflow.models import Partner
 from contentflow.plugin import has_endpoint
+from contentflow.views.errors import error_response
 from plugins.byop import services
 from plugins.byop.forms import SubmissionForm
 
@@ -58,7 +60,7 @@ def submit():
             description=form.description.data or "",
             hashtags=form.hashtags.data or "",
             cta=form.cta.data or "",
-            offer_id=int(form.offer.data) if (form.offer.data or "").isdigit() else None,
+            offer_id=int(form.offer.data) if form.offer.data else None,
         )
     except DomainError as error:
         db.session.rollback()
@@ -94,9 +96,20 @@ def _json_error(code: str, status: int):
     return jsonify(ok=False, error=code), status
 
 
+@api.errorhandler(CSRFError)
+def csrf_refused(error: CSRFError):
+    """The seed's JSON callers get a JSON error for a missing or stale ``X-CSRFToken`` too (the check
+    itself is the app's, before the view); the kit's form gets the usual error page or alert."""
+    if request.is_json:
+        return _json_error("csrf", 400)
+    message = _("Your form expired or was not sent from this site. Reload the page and try again.")
+    return error_response(400, "csrf", message)
+
+
 def _requested() -> tuple[str, list[str] | None] | None:
     """(submission id, requested platforms) from a JSON body, or from the kit's form; None when the
-    body is not what the API takes."""
+    body is not what the API takes. JSON without platforms asks for every allowed one (seed 000); the
+    kit's form asks for the boxes ticked, so none ticked is none (``no_platforms``), never all."""
     if request.is_json:
         payload = request.get_json(silent=True)
         if not isinstance(payload, dict):
@@ -106,8 +119,8 @@ def _requested() -> tuple[str, list[str] | None] | None:
             isinstance(platforms, list) and all(isinstance(p, str) for p in platforms)
         ):
             return None
-        return str(payload.get("submissionId") or ""), platforms
-    return request.form.get("submissionId", ""), request.form.getlist("platforms") or None
+        return str(payload.get("submissionId") or ""), platforms or None  # seed 000: none means all
+    return request.form.get("submissionId", ""), request.form.getlist("platforms")
 
 
 @api.post("/publish")
@@ -126,6 +139,8 @@ def publish():
         db.session.rollback()
         if is_htmx_request():
             return render_template("byop/_publish_result.html", error=error.message), error.status
+        if not request.is_json:  # the kit's form without JavaScript
+            return error_response(error.status, error.code, error.message)
         return _json_error(error.code, error.status)
     db.session.commit()
     if is_htmx_request():

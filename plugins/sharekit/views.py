@@ -110,10 +110,11 @@ def _log_partial(status: int = 200):
 
 
 def _log_share():
-    channel = request.form.get("channel") or request.form.get("ch") or ""
+    # The seed's ``/byop/log?ch=<channel>`` (from the kit ``?id=<submission>``) still works, as a POST.
+    channel = request.form.get("channel") or request.form.get("ch") or request.args.get("ch") or ""
     if channel not in CHANNELS or channel == "email":
         abort(400)
-    kit = _kit(request.form.get("asset"), request.form.get("submission"))
+    kit = _kit(request.form.get("asset"), request.form.get("submission") or request.args.get("id"))
     services.log_share(current_user.id, kit.asset.id, channel, ip_hash=hash_ip(client_ip()))
     db.session.commit()
     if is_partial_request():
@@ -149,7 +150,9 @@ def log_share():
 @share_bp.get("/log")
 @partner_required
 def share_log():
-    return _log_partial()
+    return render_page_or_partial(
+        "sharekit/log.html", "sharekit/_log.html", shares=services.recent_shares(current_user.id)
+    )
 
 
 # --- e-mail shares -----------------------------------------------------------------------------------

@@ -44,3 +44,14 @@ def test_partner_brings_a_post_copies_its_text_and_sees_the_share_logged(
     expect(page.locator("#sharekit-log li[data-channel=copy]")).to_have_count(1)
     assert is_same_document(page), "the copy reloaded the page"
     assert "Trois outils <IA>" in page.evaluate("navigator.clipboard.readText()")
+
+    # An intent opens the platform's own share page in a new tab (a stand-in here) and logs the share.
+    page.context.route(
+        re.compile(r"^https://wa\.me/"), lambda route: route.fulfill(body="wa", content_type="text/html")
+    )
+    with page.expect_popup() as popup:
+        page.click("a[data-channel=whatsapp]")
+    popup.value.wait_for_load_state()
+    assert popup.value.url.startswith("https://wa.me/?text=Trois%20outils%20%3CIA%3E")
+    expect(page.locator("#sharekit-log li[data-channel=whatsapp]")).to_have_count(1)
+    assert is_same_document(page), "the intent reloaded the kit"

@@ -71,9 +71,14 @@ def test_an_account_to_reconnect_is_skipped_with_its_reason(partner_client, db, 
     assert body["skipped"] == [{"platform": "reddit", "reason": "account_reconnect_needed"}]
 
 
-def test_no_platforms_requested_means_every_allowed_one(partner_client, db, partner, made, make_account):
+@pytest.mark.parametrize(
+    "asked", [{}, {"platforms": []}, {"platforms": None}], ids=["absent", "empty", "null"]
+)
+def test_no_platforms_requested_means_every_allowed_one(
+    partner_client, db, partner, made, make_account, asked
+):
     make_account(partner, "reddit")
-    body = publish(partner_client, {"submissionId": made.id}).get_json()
+    body = publish(partner_client, {"submissionId": made.id, **asked}).get_json()
     assert [s["platform"] for s in body["skipped"]] == ["youtube", "pinterest", "instagram"]
     assert [c["platform"] for c in body["created"]] == ["reddit"]
 
@@ -89,6 +94,27 @@ def test_platforms_outside_the_allowed_ones_answer_no_platforms(make_app, db, pa
 def test_a_submission_that_is_not_yours_answers_404(partner_client, db, make_partner, make_submission, whose):
     submission_id = "nope" if whose == "unknown" else make_submission(make_partner("o@example.com")).id
     response = publish(partner_client, {"submissionId": submission_id, "platforms": ["reddit"]})
+    assert (response.status_code, response.get_json()) == (
+        404,
+        {"ok": False, "error": "submission_not_found"},
+    )
+    assert assignments(db) == []
+
+
+def test_a_taken_down_asset_answers_asset_not_found(partner_client, db, partner, made, make_account):
+    from contentflow.models import Asset
+
+    make_account(partner, "reddit")
+    db.session.get(Asset, made.asset_id).status = "quarantined"  # a DMCA notice
+    db.session.commit()
+    response = publish(partner_client, {"submissionId": made.id, "platforms": ["reddit"]})
+    assert (response.status_code, response.get_json()) == (404, {"ok": False, "error": "asset_not_found"})
+    assert assignments(db) == []
+
+
+def test_a_submission_id_with_more_characters_is_not_found(partner_client, db, partner, made, make_account):
+    make_account(partner, "reddit")
+    response = publish(partner_client, {"submissionId": made.id + "x", "platforms": ["reddit"]})
     assert (response.status_code, response.get_json()) == (
         404,
         {"ok": False, "error": "submission_not_found"},
@@ -122,11 +148,24 @@ def test_a_body_that_is_not_the_seeds_answers_400(partner_client, db, made, payl
     assert (response.status_code, response.get_json()) == (400, {"ok": False, "error": "bad_request"})
 
 
-def test_without_csrf_the_call_is_refused(partner_client, db, made):
+@pytest.mark.parametrize("token", [None, "forged"], ids=["missing", "forged"])
+def test_without_csrf_the_json_call_is_refused_in_json(
+    partner_client, db, partner, made, make_account, token
+):
+    make_account(partner, "reddit")
+    headers = {"X-CSRFToken": token} if token else {}
+    response = partner_client.post("/api/byop/publish", json={"submissionId": made.id}, headers=headers)
+    assert (response.status_code, response.get_json()) == (400, {"ok": False, "error": "csrf"})
+    assert assignments(db) == []
+
+
+def test_the_kits_form_without_csrf_gets_the_error_page(partner_client, db, partner, made, make_account):
+    make_account(partner, "reddit")
     response = partner_client.post(
-        "/api/byop/publish", json={"submissionId": made.id}, headers={"Accept": "application/json"}
+        "/api/byop/publish", data={"submissionId": made.id, "platforms": ["reddit"]}
     )
     assert response.status_code == 400
+    assert "Your form expired" in response.get_data(as_text=True)
     assert assignments(db) == []
 
 
@@ -143,6 +182,24 @@ def test_the_kits_htmx_button_gets_the_result_partial(partner_client, db, partne
     assert body.lstrip().startswith('<div id="byop-publish-result"')
     assert 'data-platform="reddit" data-outcome="created"' in body
     assert 'data-platform="youtube" data-outcome="no_connected_account"' in body
+
+
+@pytest.mark.parametrize("htmx", [True, False], ids=["htmx", "plain"])
+def test_the_kits_form_with_no_platform_ticked_publishes_nowhere(
+    partner_client, db, partner, made, make_account, htmx
+):
+    make_account(partner, "reddit")
+    token = csrf_token_of(partner_client, "/byop/new")
+    response = partner_client.post(
+        "/api/byop/publish",
+        data={"submissionId": made.id, "csrf_token": token},
+        headers={"HX-Request": "true"} if htmx else {},
+    )
+    assert response.status_code == 400
+    body = response.get_data(as_text=True)
+    assert "None of these platforms can be published to." in body
+    assert body.lstrip().startswith('<div id="byop-publish-result"') is htmx
+    assert assignments(db) == []
 
 
 def test_the_kits_form_without_javascript_goes_back_to_the_kit(

@@ -30,6 +30,20 @@ def test_new_form_has_the_seed_fields_and_the_headline_offer_chosen(partner_clie
     assert f'<option selected value="{offer.id}">Acme CPC</option>' in page
 
 
+def test_the_default_offer_is_the_headline_one_not_the_first_made(partner_client, db, offer, make_offer):
+    headline = make_offer("Zeta", cpc_cents=50)  # current_offer(): the best CPC, made last, named last
+    page = partner_client.get("/byop/new").get_data(as_text=True)
+    assert f'<option selected value="{headline.id}">Zeta</option>' in page
+    submit(partner_client)  # no offer field: the service picks the headline too
+    assert db.session.get(Asset, submissions(db)[0].asset_id).offer_id == headline.id
+
+
+def test_submit_without_csrf_answers_400_and_makes_nothing(partner_client, db, offer):
+    response = partner_client.post("/byop/submit", data={"title": "Trois outils IA"})
+    assert response.status_code == 400
+    assert submissions(db) == []
+
+
 def test_submit_makes_an_asset_owned_by_the_partner_and_goes_to_its_kit(partner_client, db, partner, offer):
     response = submit(
         partner_client, cta="Try it:", hashtags="ia, #Tools #tools #productivité", description="60 s"
@@ -82,6 +96,28 @@ def test_bad_input_answers_400_with_the_form_and_creates_nothing(partner_client,
     assert message in response.get_data(as_text=True)
     assert submissions(db) == []
     assert db.session.scalars(select(Asset)).all() == []
+
+
+@pytest.mark.parametrize("value", ["abc", "99999999999999999999", "-1", "0"])
+def test_an_offer_that_is_no_active_offers_id_answers_400_and_makes_nothing(partner_client, db, offer, value):
+    response = submit(partner_client, offer=value)
+    assert response.status_code == 400
+    assert "Choose one of the active offers." in response.get_data(as_text=True)
+    assert submissions(db) == []
+    assert db.session.scalars(select(Asset)).all() == []
+
+
+def test_a_script_in_the_fields_stays_text_when_the_form_comes_back(partner_client, db, offer):
+    response = submit(
+        partner_client,
+        title="<script>alert(1)</script>",
+        cta="<img src=x onerror=alert(1)>",
+        source_url="javascript:alert(1)",
+    )
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert "<script>alert(1)" not in page and "<img src=x" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
 
 
 def test_an_inactive_offer_is_refused(partner_client, db, offer, make_offer):
@@ -157,3 +193,6 @@ def test_byop_off_removes_its_pages_the_kit_and_its_api(make_app, db, partner, m
     for path in ("/byop/submit", "/byop/log", "/byop/email", "/api/byop/publish"):
         assert client.post(path, data={"csrf_token": token}).status_code == 404, path
     assert db.session.scalar(select(Offer.id)) is not None  # nothing else went away
+    portal = client.get("/partner/portal").get_data(as_text=True)
+    assert 'href="/byop/' not in portal  # no menu entry
+    assert "Bring your own post" not in portal

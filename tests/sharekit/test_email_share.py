@@ -51,33 +51,74 @@ def test_a_share_queues_one_email_per_address_with_unsubscribe_headers(partner_c
     assert logged.consent_text == "Every recipient agreed to receive this e-mail from me."
 
 
-def test_brevo_gets_the_share_with_its_headers(make_app, httpserver, committed):
-    from contentflow.services import assets, offers, partners
+def test_brevo_gets_exactly_the_share_with_its_headers(make_app, httpserver, committed):
+    from contentflow.models import ShortLink
+    from contentflow.services import offers, partners
+    from plugins.byop import services as byop
 
     app = make_app(BREVO_API_KEY="k", BREVO_API_URL=httpserver.url_for("/v3"))
-    httpserver.expect_request("/v3/smtp/email", method="POST").respond_with_json(
+    httpserver.expect_oneshot_request("/v3/smtp/email", method="POST").respond_with_json(
         {"messageId": "<m1>"}, status=201
     )
     with app.test_request_context():
         partner = partners.get_or_create_partner("pat@example.com")
+        partner.locale = "en"
         offers.create_network("acme", "s3cret-s3cret-s3cret")
-        offer = offers.create_offer("Acme", "acme", "https://acme.example.net/go?sub={subid}", cpc_cents=12)
-        asset = assets.create_asset("Trois outils IA", offer=offer, cta="Try it:")
-        from contentflow.services import links
-
-        links.get_or_create_link(partner.id, asset.id)
-        services.share_by_email(partner, asset.id, "ann@example.com", has_consent=True, consent_text="agreed")
+        offers.create_offer("Acme", "acme", "https://acme.example.net/go?sub={subid}", cpc_cents=12)
+        made = byop.create_submission(partner.id, title="Trois outils IA", cta="Try it:", hashtags="#ia")
         committed.session.commit()
+        user_id, made_id = partner.get_id(), made.id
+    client = app.test_client()
+    with client.session_transaction() as session:
+        session["_user_id"], session["_fresh"] = user_id, True
+    token = csrf_token_of(client, f"/byop/kit?id={made_id}")
+    data = {"emails": "Ann@Example.com", "consent": "y", "submission": made_id, "csrf_token": token}
+    assert client.post("/byop/email", data=data).status_code == 303
     make_worker(app, simple=True).work(burst=True)
+
     [(request, _)] = httpserver.log
-    payload = request.get_json()
-    assert request.headers["api-key"] == "k"
-    assert payload["to"] == [{"email": "ann@example.com"}]
-    assert payload["subject"] == "Trois outils IA"
-    assert payload["tags"] == ["share"]
-    assert "#ad" in payload["textContent"] and "/l/" in payload["textContent"]
-    assert payload["headers"]["List-Unsubscribe"].startswith("<https://cf.example.org/share/unsubscribe/")
-    assert payload["headers"]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    committed.session.expire_all()
+    link = committed.session.scalar(select(ShortLink))
+    short = f"https://cf.example.org/l/{link.code}"
+    [row] = committed.session.scalars(select(OutboxMessage)).all()
+    stop = row.headers["List-Unsubscribe"].strip("<>")
+    assert stop.startswith("https://cf.example.org/share/unsubscribe/")
+    assert (request.method, request.path, request.headers["api-key"]) == ("POST", "/v3/smtp/email", "k")
+    assert request.headers["Content-Type"] == "application/json"
+    assert request.get_json() == {
+        "sender": {"name": "ContentFlow", "email": "noreply@contentflow.local"},
+        "to": [{"email": "ann@example.com"}],
+        "subject": "Trois outils IA",
+        "textContent": (
+            "pat@example.com shared this with you:\n\n"
+            f"Trois outils IA\n\nTry it: {short}\n\n#ia #ad\n\n"
+            f"This message is an ad (#ad). To receive no more of these e-mails: {stop}"
+        ),
+        "htmlContent": (
+            "<p>pat@example.com shared this with you:</p>\n"
+            f"<p>Trois outils IA<br><br>Try it: {short}<br><br>#ia #ad<br></p>\n"
+            f'<p><a href="{short}">{short}</a></p>\n'
+            '<p style="font-size:12px;color:#5d6475">This message is an ad (#ad). '
+            f'<a href="{stop}">Receive no more of these e-mails</a></p>'
+        ),
+        "tags": ["share"],
+        "headers": {"List-Unsubscribe": f"<{stop}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"},
+    }
+
+
+def test_a_script_in_the_title_cta_or_hashtags_stays_text_in_the_email(
+    partner_client, db, partner, make_submission
+):
+    made = make_submission(
+        partner, title="<script>alert(1)</script>", cta="<img src=x onerror=alert(1)>", hashtags="<b>#ia</b>"
+    )
+    assert share(partner_client, made, "ann@example.com").status_code == 303
+    [row] = outbox(db)
+    assert "<script>" not in row.html_body and "<img" not in row.html_body and "<b>" not in row.html_body
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in row.html_body
+    assert "&lt;img src=x onerror=alert(1)&gt;" in row.html_body
+    assert "#b #ia #ad" in row.text_body  # hashtags are words: the markup is gone
+    assert row.subject == "<script>alert(1)</script>"  # a header is text, never rendered as HTML
 
 
 def test_without_consent_nothing_is_sent(partner_client, db, made):

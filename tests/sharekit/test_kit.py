@@ -70,6 +70,25 @@ def test_a_script_in_the_title_stays_text_in_the_page_and_the_intents(
     assert "%3Cscript%3Ealert%28%22x%22%29%3C%2Fscript%3E" in intent_of(page, "x")
 
 
+def test_a_script_in_the_cta_and_hashtags_stays_text_in_the_page_the_text_and_the_intents(
+    partner_client, db, partner, make_submission
+):
+    made = make_submission(partner, title="Outils", cta="<img src=x onerror=alert(1)>", hashtags="<b>#ia</b>")
+    page = partner_client.get(f"/byop/kit?id={made.id}").get_data(as_text=True)
+    assert "<img src=x" not in page and "<b>" not in page
+    short_url = short_url_of(db, partner, made)
+    text = f"Outils\n\n<img src=x onerror=alert(1)> {short_url}\n\n#b #ia #ad"
+    assert "&lt;img src=x onerror=alert(1)&gt;" in page
+    for channel in ("whatsapp", "x"):
+        url = intent_of(page, channel)
+        assert "<" not in url and " " not in url
+        assert parse_qs(urlsplit(url).query) == {"text": [text]}
+
+
+def test_a_kit_id_with_more_characters_answers_404(partner_client, db, made):
+    assert partner_client.get(f"/byop/kit?id={made.id}x").status_code == 404
+
+
 @pytest.mark.parametrize("whose", ["unknown", "another partner's"])
 def test_a_kit_that_is_not_yours_answers_404(partner_client, db, make_partner, make_submission, whose):
     submission_id = "nope" if whose == "unknown" else make_submission(make_partner("o@example.com")).id
@@ -139,6 +158,19 @@ def test_the_seeds_ch_field_still_names_the_channel(partner_client, db, made):
     assert shares(db) == [("telegram", made.asset_id)]
 
 
+def test_the_seeds_log_url_works_as_a_post(partner_client, db, made):
+    token = csrf_token_of(partner_client, f"/byop/kit?id={made.id}")
+    response = partner_client.post(f"/byop/log?ch=x&id={made.id}", data={"csrf_token": token})
+    assert response.status_code == 303
+    assert response.headers["Location"].startswith("https://x.com/intent/post?text=")
+    assert shares(db) == [("x", made.asset_id)]
+
+
+def test_the_seeds_log_url_by_get_logs_nothing(partner_client, db, made):
+    assert partner_client.get(f"/byop/log?ch=copy&id={made.id}").status_code == 405
+    assert shares(db) == []
+
+
 @pytest.mark.parametrize("channel", ["email", "fax", ""])
 def test_an_unknown_channel_answers_400_and_logs_nothing(partner_client, db, made, channel):
     assert log(partner_client, made, channel).status_code == 400
@@ -165,3 +197,88 @@ def test_the_share_log_partial_lists_the_partners_own_shares(
     partial = partner_client.get("/share/log", headers={"HX-Request": "true"}).get_data(as_text=True)
     assert partial.count('data-channel="copy"') == 1
     assert "Trois outils IA" in partial
+
+
+def test_the_share_log_without_htmx_is_a_page_around_the_same_partial(partner_client, db, made):
+    log(partner_client, made, "copy")
+    response = partner_client.get("/share/log")
+    page = response.get_data(as_text=True)
+    assert "<html" in page and '<section id="sharekit-log"' in page
+    assert page.count('data-channel="copy"') == 1
+    assert "HX-Request" in response.headers["Vary"]
+
+
+def test_the_share_log_shows_no_other_partners_shares(partner_client, db, made, make_partner):
+    log(partner_client, made, "copy")
+    other = partner_client.application.test_client()
+    sign_in(other, make_partner("o@example.com", locale="en"))
+    page = other.get("/share/log", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "data-channel=" not in page and "Trois outils IA" not in page
+
+
+@pytest.mark.parametrize("is_on", [True, False], ids=["sharekit-on", "sharekit-off"])
+def test_the_publish_queue_links_a_posted_asset_to_its_kit(make_app, db, partner, made, make_account, is_on):
+    from contentflow.models import Assignment
+
+    account = make_account(partner, "reddit")
+    links.get_or_create_link(partner.id, made.asset_id)  # what posting does
+    db.session.add(
+        Assignment(
+            asset_id=made.asset_id,
+            partner_id=partner.id,
+            platform="reddit",
+            partner_account_id=account.id,
+            status="posted",
+        )
+    )
+    db.session.commit()
+    client = make_app(FEATURE_SHAREKIT=is_on).test_client()
+    sign_in(client, partner)
+    page = client.get("/publish/queue").get_data(as_text=True)
+    assert (f'href="/share/{made.asset_id}"' in page) is is_on
+
+
+def test_sharekit_off_removes_the_kit_its_log_and_e_mail_but_not_byop(make_app, db, partner, made):
+    links.get_or_create_link(partner.id, made.asset_id)
+    db.session.commit()
+    client = make_app(FEATURE_SHAREKIT=False).test_client()
+    sign_in(client, partner)
+    for path in (f"/byop/kit?id={made.id}", f"/share/{made.asset_id}", "/share/log"):
+        assert client.get(path).status_code == 404, path
+    token = csrf_token_of(client, "/byop/new")
+    data = {"channel": "copy", "submission": made.id, "csrf_token": token}
+    for path in ("/byop/log", "/byop/email", "/share/log", "/share/email"):
+        assert client.post(path, data=data).status_code == 404, path
+    assert shares(db) == []
+    listing = client.get("/byop/submissions").get_data(as_text=True)
+    assert "Trois outils IA" in listing and "/byop/kit" not in listing
+    assert 'id="sharekit-portal"' not in client.get("/partner/portal").get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "fields"),
+    [
+        ("GET", "/share/{asset}", {}),
+        ("POST", "/share/log", {"channel": "copy", "asset": "{asset}"}),
+        ("POST", "/share/email", {"emails": "ann@example.com", "consent": "y", "asset": "{asset}"}),
+        ("POST", "/byop/log", {"channel": "copy", "submission": "{submission}"}),
+        ("POST", "/byop/email", {"emails": "ann@example.com", "consent": "y", "submission": "{submission}"}),
+    ],
+    ids=["kit", "share-log", "share-email", "byop-log", "byop-email"],
+)
+def test_another_partners_asset_or_post_answers_404_and_writes_nothing(
+    client, db, made, partner, make_partner, method, path, fields
+):
+    from contentflow.models import OutboxMessage
+
+    links.get_or_create_link(partner.id, made.asset_id)  # the owner has a link; the visitor has none
+    db.session.commit()
+    sign_in(client, make_partner("o@example.com", locale="en"))
+    names = {"asset": made.asset_id, "submission": made.id}
+    data = {key: value.format(**names) for key, value in fields.items()}
+    data["csrf_token"] = csrf_token_of(client, "/partner/portal")
+    response = client.open(path.format(**names), method=method, data=data if method == "POST" else None)
+    assert response.status_code == 404
+    assert "Trois outils IA" not in response.get_data(as_text=True)
+    assert shares(db) == []
+    assert db.session.scalars(select(OutboxMessage)).all() == []
