@@ -18,8 +18,8 @@ process, on the production-mode app with throwaway secrets. Steps, each timed:
 3. ``summarize()`` for 7 and 90 days, ``BENCH_CALLS`` (50) calls each: median and p95; the whole page (a
    signed-in admin's GET) the same way; the live balance reads the snapshot replaces; the naive summary
    (``BENCH_NAIVE_CALLS``, 50);
-4. what the triggers cost the writers: a click inserted and committed, a flush batch, a conversion, with
-   the triggers off and on (the clicks and conversions it adds stay in the bench's database).
+4. what the triggers cost the writers (``bench/monitoring_triggers.py``): a click inserted and committed,
+   a flush batch, a conversion, with the triggers off and on (the rows it adds stay in the database).
 
 ``BENCH_SKIP_SEED=1`` measures again on the data a previous run left. Knobs: ``BENCH_CLICKS``
 (10,000,000), ``BENCH_CONVERSIONS`` (100,000). Prints figures; never asserts.
@@ -33,7 +33,6 @@ import random
 import statistics
 import sys
 import time
-import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -43,6 +42,7 @@ sys.path.insert(0, str(ROOT))
 
 import monitoring_data as data  # noqa: E402 - bench/ is the script's folder
 from common import bench_env, fresh_database  # noqa: E402
+from monitoring_triggers import trigger_cost  # noqa: E402
 
 DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/cf_bench_mon")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/10")
@@ -58,6 +58,7 @@ random.seed(20261203)
 
 
 def timed(label: str, action: Callable[[], object]) -> object:
+    """Run ``action``, print how long it took, return its result."""
     started = time.perf_counter()
     result = action()
     print(f"{label}: {time.perf_counter() - started:.1f} s", flush=True)
@@ -79,6 +80,7 @@ def latency(action: Callable[[], object], calls: int) -> str:
 
 
 def seed(app, connection, now: datetime) -> list[data.Link]:
+    """Load the network, its traffic and its money (``monitoring_data``); print the tables' sizes."""
     print(f"seeding {CLICKS:,} clicks and {CONVERSIONS:,} conversions over {data.DAYS} days", flush=True)
     links, cumulative = timed("seed: catalog", lambda: data.seed_catalog(app, connection))
     timed("seed: clicks (COPY)", lambda: data.seed_clicks(connection, links, cumulative, CLICKS, now))
@@ -101,6 +103,7 @@ def seed(app, connection, now: datetime) -> list[data.Link]:
 
 
 def refresh(app, label: str, *, rebuild: bool = False) -> None:
+    """Run the refresh job (after marking the whole window: ``rebuild``), timed."""
     from contentflow.extensions import db
     from plugins.monitoring.jobs import refresh_monitoring
     from plugins.monitoring.services import rollups
@@ -208,21 +211,24 @@ def naive_summary(now: datetime) -> None:
     balances.current_offer(None, now=now)
 
 
-def measure(app) -> None:
+def in_context(app, action: Callable[[], object]) -> Callable[[], None]:
+    """``action`` in a fresh app context, its session removed after: a request's life."""
+    from contentflow.extensions import db
+
+    def run() -> None:
+        with app.app_context():
+            action()
+            db.session.remove()
+
+    return run
+
+
+def page_getter(app, days: int) -> Callable[[], None]:
+    """A GET of the dashboard over ``days`` days by the bench's admin, signed in once."""
     from sqlalchemy import select
 
     from contentflow.extensions import db
     from contentflow.models import AdminUser
-    from contentflow.services import balances
-    from plugins.monitoring.services import summary
-
-    def in_context(action: Callable[[], object]) -> Callable[[], None]:
-        def run() -> None:
-            with app.app_context():
-                action()
-                db.session.remove()
-
-        return run
 
     client = app.test_client()
     with app.app_context():
@@ -230,112 +236,38 @@ def measure(app) -> None:
     with client.session_transaction(base_url=BASE_URL) as session:
         session["_user_id"], session["_fresh"] = admin_id, True
 
-    def page(days: int) -> Callable[[], None]:
-        def get() -> None:
-            response = client.get(f"/admin/monitoring/?days={days}", base_url=BASE_URL)
-            assert response.status_code == 200, response.status_code
+    def get() -> None:
+        response = client.get(f"/admin/monitoring/?days={days}", base_url=BASE_URL)
+        assert response.status_code == 200, response.status_code
 
-        return get
+    return get
+
+
+def measure(app) -> None:
+    """Median and p95 of the summary, the page, the live balance reads and the naive summary."""
+    from contentflow.services import balances
+    from plugins.monitoring.services import summary
 
     load = os.getloadavg()[0]
     print(f"latency, median / p95 of {CALLS} calls after 2 warm-up calls (load average {load:.1f}):")
     for days in (7, 90):
-        result = latency(in_context(lambda d=days: summary.summarize(days=d, now=datetime.now(UTC))), CALLS)
-        print(f"  summary, {days} days, from the rollups: {result}")
+        call = in_context(app, lambda d=days: summary.summarize(days=d, now=datetime.now(UTC)))
+        print(f"  summary, {days} days, from the rollups: {latency(call, CALLS)}")
     for days in (7, 90):
-        result = latency(page(days), CALLS)
+        result = latency(page_getter(app, days), CALLS)
         print(f"  page GET /admin/monitoring/?days={days} (summary, templates, SVG): {result}")
-    live = latency(in_context(lambda: (balances.get_balances(None), balances.current_offer(None))), 20)
+    live = latency(in_context(app, lambda: (balances.get_balances(None), balances.current_offer(None))), 20)
     print(
         f"  get_balances(None) + current_offer(None) read live (20 calls; the snapshot replaces them): {live}"
     )
-    naive = latency(in_context(lambda: naive_summary(datetime.now(UTC))), NAIVE_CALLS)
+    naive = latency(in_context(app, lambda: naive_summary(datetime.now(UTC))), NAIVE_CALLS)
     print(
         f"  naive summary, 7 days, scanning clicks, conversions and the ledger ({NAIVE_CALLS} calls): {naive}"
     )
 
 
-CLICK_COLUMNS = (
-    "id, partner_id, asset_id, cpc_cents, created_at, ip_hash, visitor_hash, user_agent, referrer, is_bot, "
-    "is_billable"
-)
-TRIGGERS = (("clicks", "monitoring_clicks_inserted"), ("conversions", "monitoring_conversions_changed"))
-
-
-def trigger_cost(connection) -> None:
-    """What the triggers that mark changed days cost the writers: medians with them on and off, twice."""
-    partner, asset = connection.execute("SELECT partner_id, asset_id FROM short_links LIMIT 1").fetchone()
-    network = connection.execute("SELECT id FROM networks LIMIT 1").fetchone()[0]
-    connection.commit()
-    insert = (
-        f"INSERT INTO clicks ({CLICK_COLUMNS}) VALUES (%s, %s, %s, 12, now(), 'x', 'y', '', '', false, true)"  # noqa: S608
-    )
-
-    def one_click() -> None:  # the path while Redis is down: a click inserted and committed
-        connection.execute(insert, (f"tc{uuid.uuid4().hex[:12]}", partner, asset))
-        connection.commit()
-
-    def flush_batch() -> None:  # what clicks.copy_clicks does with a flush batch
-        connection.execute(
-            "CREATE TEMPORARY TABLE IF NOT EXISTS clicks_incoming (LIKE clicks) ON COMMIT DELETE ROWS"
-        )
-        with connection.cursor().copy(f"COPY clicks_incoming ({CLICK_COLUMNS}) FROM STDIN") as copy:
-            for _ in range(1000):
-                copy.write_row(
-                    (
-                        f"tb{uuid.uuid4().hex[:12]}",
-                        partner,
-                        asset,
-                        12,
-                        now_text,
-                        "x",
-                        "y",
-                        "",
-                        "",
-                        False,
-                        True,
-                    )
-                )
-        connection.execute(
-            f"INSERT INTO clicks ({CLICK_COLUMNS}) SELECT {CLICK_COLUMNS} FROM clicks_incoming "  # noqa: S608
-            "ON CONFLICT (id) DO NOTHING"
-        )
-        connection.commit()
-
-    def one_conversion() -> None:  # a postback's conversion
-        connection.execute(
-            "INSERT INTO conversions (network_id, txn_id, subid, partner_id, asset_id, status, amount_minor, "
-            "currency, amount_eur_cents, needs_review, created_at, updated_at) "
-            "VALUES (%s, %s, '', %s, %s, 'pending', 100, 'EUR', 100, false, now(), now())",
-            (network, f"tc{uuid.uuid4().hex}", partner, asset),
-        )
-        connection.commit()
-
-    def median_ms(action: Callable[[], None], calls: int) -> float:
-        samples = []
-        for _ in range(calls):
-            started = time.perf_counter()
-            action()
-            samples.append((time.perf_counter() - started) * 1000)
-        return statistics.median(samples)
-
-    now_text = datetime.now(UTC).isoformat(sep=" ")
-    print("triggers' cost to the writers (medians):")
-    for round_number in (1, 2):
-        for is_on in (False, True):
-            for table, name in TRIGGERS:
-                connection.execute(f"ALTER TABLE {table} {'ENABLE' if is_on else 'DISABLE'} TRIGGER {name}")
-            connection.commit()
-            click, batch = median_ms(one_click, 1000), median_ms(flush_batch, 30)
-            conversion = median_ms(one_conversion, 1000)
-            print(
-                f"  round {round_number}, triggers {'on ' if is_on else 'off'}: a click inserted and "
-                f"committed {click:.3f} ms, a flush batch of 1,000 clicks {batch:.1f} ms, a conversion "
-                f"inserted and committed {conversion:.3f} ms"
-            )
-
-
 def main() -> None:
+    """Seed (unless ``BENCH_SKIP_SEED``), roll up, check drift, measure the reads, then the writers."""
     import psycopg
     import redis
     from flask_migrate import upgrade

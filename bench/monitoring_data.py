@@ -58,6 +58,11 @@ def seed_catalog(app, connection) -> tuple[list[Link], list[float]]:
             for n in range(ASSETS)
         )
         db.session.commit()
+    return seed_links(connection, offer_ids, at)
+
+
+def seed_links(connection, offer_ids: list[int], at: datetime) -> tuple[list[Link], list[float]]:
+    """``LINKS_PER_PARTNER`` links per partner, COPYed; returns them with their cumulative weights."""
     links: list[Link] = []
     weights: list[float] = []
     for n in range(PARTNERS):
@@ -155,6 +160,7 @@ def conversion_lines(network_id: int, links, cumulative, total: int, now: dateti
 
 
 def seed_conversions(connection, links, cumulative, total: int, now: datetime) -> None:
+    """COPY ``total`` conversions (``conversion_lines``), triggers on: their days are marked."""
     network_id = connection.execute("SELECT id FROM networks").fetchone()[0]
     columns = (
         "network_id, txn_id, subid, partner_id, asset_id, offer_id, status, amount_minor, currency, "

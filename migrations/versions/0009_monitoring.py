@@ -23,7 +23,6 @@ from alembic import op
 import sqlalchemy as sa
 
 import contentflow.models.base
-from plugins.monitoring import capture  # the trigger DDL, kept with the code that reads the marks
 
 
 # revision identifiers, used by Alembic.
@@ -33,6 +32,95 @@ branch_labels = None
 depends_on = None
 
 SLOTS = 16  # plugins.monitoring.models.MARK_SLOTS
+
+# The change capture's DDL as this revision installs it: copied from plugins/monitoring/capture.py, never
+# imported from it, so that a later edit there cannot change what this revision did.
+# tests/monitoring/test_capture.py checks that capture.py (which puts back a missing trigger at run time)
+# still installs exactly this; a change of the triggers needs a new revision with the new DDL.
+POSTGRESQL_INSTALL = (
+    "CREATE OR REPLACE FUNCTION monitoring_mark_day(at timestamptz) RETURNS void LANGUAGE sql AS $$\n"
+    "      INSERT INTO monitoring_stale_days (day, slot, version)\n"
+    "      VALUES ((at AT TIME ZONE 'UTC')::date, pg_backend_pid() % 16, 1)\n"
+    "      ON CONFLICT (day, slot) DO UPDATE SET version = monitoring_stale_days.version + 1\n"
+    "    $$",
+    "CREATE OR REPLACE FUNCTION monitoring_mark_click_days() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+    "    BEGIN\n"
+    "      INSERT INTO monitoring_stale_days (day, slot, version)\n"
+    "      SELECT DISTINCT (created_at AT TIME ZONE 'UTC')::date, pg_backend_pid() % 16, 1\n"
+    "      FROM changed_clicks ORDER BY 1\n"
+    "      ON CONFLICT (day, slot) DO UPDATE SET version = monitoring_stale_days.version + 1;\n"
+    "      RETURN NULL;\n"
+    "    END $$",
+    "CREATE OR REPLACE FUNCTION monitoring_mark_row_days() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+    "    BEGIN\n"
+    "      IF TG_OP <> 'INSERT' THEN PERFORM monitoring_mark_day(OLD.created_at); END IF;\n"
+    "      IF TG_OP <> 'DELETE' THEN PERFORM monitoring_mark_day(NEW.created_at); END IF;\n"
+    "      RETURN NULL;\n"
+    "    END $$",
+    "DROP TRIGGER IF EXISTS monitoring_clicks_inserted ON clicks",
+    "CREATE TRIGGER monitoring_clicks_inserted AFTER INSERT ON clicks "
+    "REFERENCING NEW TABLE AS changed_clicks FOR EACH STATEMENT "
+    "EXECUTE FUNCTION monitoring_mark_click_days()",
+    "DROP TRIGGER IF EXISTS monitoring_clicks_deleted ON clicks",
+    "CREATE TRIGGER monitoring_clicks_deleted AFTER DELETE ON clicks "
+    "REFERENCING OLD TABLE AS changed_clicks FOR EACH STATEMENT "
+    "EXECUTE FUNCTION monitoring_mark_click_days()",
+    "DROP TRIGGER IF EXISTS monitoring_clicks_updated ON clicks",
+    "CREATE TRIGGER monitoring_clicks_updated AFTER UPDATE ON clicks FOR EACH ROW WHEN ("
+    "OLD.created_at IS DISTINCT FROM NEW.created_at OR OLD.is_billable IS DISTINCT FROM NEW.is_billable OR "
+    "OLD.partner_id IS DISTINCT FROM NEW.partner_id OR OLD.asset_id IS DISTINCT FROM NEW.asset_id) "
+    "EXECUTE FUNCTION monitoring_mark_row_days()",
+    "DROP TRIGGER IF EXISTS monitoring_conversions_changed ON conversions",
+    "CREATE TRIGGER monitoring_conversions_changed AFTER INSERT OR UPDATE OR DELETE ON conversions "
+    "FOR EACH ROW EXECUTE FUNCTION monitoring_mark_row_days()",
+)
+POSTGRESQL_REMOVE = (
+    "DROP TRIGGER IF EXISTS monitoring_clicks_inserted ON clicks",
+    "DROP TRIGGER IF EXISTS monitoring_clicks_deleted ON clicks",
+    "DROP TRIGGER IF EXISTS monitoring_clicks_updated ON clicks",
+    "DROP TRIGGER IF EXISTS monitoring_conversions_changed ON conversions",
+    "DROP FUNCTION IF EXISTS monitoring_mark_row_days()",
+    "DROP FUNCTION IF EXISTS monitoring_mark_click_days()",
+    "DROP FUNCTION IF EXISTS monitoring_mark_day(timestamptz)",
+)
+_SQLITE_MARK_OLD = (
+    "INSERT INTO monitoring_stale_days (day, slot, version) VALUES (date(OLD.created_at), 0, 1) "
+    "ON CONFLICT (day, slot) DO UPDATE SET version = version + 1;"
+)
+_SQLITE_MARK_NEW = (
+    "INSERT INTO monitoring_stale_days (day, slot, version) VALUES (date(NEW.created_at), 0, 1) "
+    "ON CONFLICT (day, slot) DO UPDATE SET version = version + 1;"
+)
+SQLITE_INSTALL = (
+    "CREATE TRIGGER IF NOT EXISTS monitoring_clicks_inserted AFTER INSERT ON clicks FOR EACH ROW "
+    f"BEGIN {_SQLITE_MARK_NEW} END",
+    "CREATE TRIGGER IF NOT EXISTS monitoring_clicks_deleted AFTER DELETE ON clicks FOR EACH ROW "
+    f"BEGIN {_SQLITE_MARK_OLD} END",
+    "CREATE TRIGGER IF NOT EXISTS monitoring_clicks_updated "
+    "AFTER UPDATE OF created_at, is_billable, partner_id, asset_id ON clicks FOR EACH ROW "
+    f"BEGIN {_SQLITE_MARK_OLD} {_SQLITE_MARK_NEW} END",
+    "CREATE TRIGGER IF NOT EXISTS monitoring_conversions_inserted AFTER INSERT ON conversions FOR EACH ROW "
+    f"BEGIN {_SQLITE_MARK_NEW} END",
+    "CREATE TRIGGER IF NOT EXISTS monitoring_conversions_deleted AFTER DELETE ON conversions FOR EACH ROW "
+    f"BEGIN {_SQLITE_MARK_OLD} END",
+    "CREATE TRIGGER IF NOT EXISTS monitoring_conversions_updated AFTER UPDATE ON conversions FOR EACH ROW "
+    f"BEGIN {_SQLITE_MARK_OLD} {_SQLITE_MARK_NEW} END",
+)
+SQLITE_REMOVE = (
+    "DROP TRIGGER IF EXISTS monitoring_clicks_inserted",
+    "DROP TRIGGER IF EXISTS monitoring_clicks_deleted",
+    "DROP TRIGGER IF EXISTS monitoring_clicks_updated",
+    "DROP TRIGGER IF EXISTS monitoring_conversions_inserted",
+    "DROP TRIGGER IF EXISTS monitoring_conversions_deleted",
+    "DROP TRIGGER IF EXISTS monitoring_conversions_updated",
+)
+
+
+def capture_statements(dialect: str, *, remove: bool = False) -> tuple[str, ...]:
+    """The DDL this revision runs to install (or, ``remove``, to drop) the change capture."""
+    if dialect == "postgresql":
+        return POSTGRESQL_REMOVE if remove else POSTGRESQL_INSTALL
+    return SQLITE_REMOVE if remove else SQLITE_INSTALL
 
 
 def _figures():
@@ -117,7 +205,7 @@ def upgrade():
         sa.CheckConstraint(f"slot >= 0 AND slot < {SLOTS}", name=op.f("ck_monitoring_stale_days_slot")),
         sa.PrimaryKeyConstraint("day", "slot", name=op.f("pk_monitoring_stale_days")),
     )
-    for statement in capture.install_statements(op.get_bind().dialect.name):
+    for statement in capture_statements(op.get_bind().dialect.name):
         op.execute(statement)
     today = datetime.now(UTC).date()
     op.bulk_insert(
@@ -126,7 +214,7 @@ def upgrade():
 
 
 def downgrade():
-    for statement in capture.removal_statements(op.get_bind().dialect.name):
+    for statement in capture_statements(op.get_bind().dialect.name, remove=True):
         op.execute(statement)
     op.drop_table("monitoring_stale_days")
     op.drop_table("monitoring_snapshot")

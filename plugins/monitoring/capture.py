@@ -5,8 +5,14 @@ wrote it), so the mark is visible exactly when the rows are.
 PostgreSQL marks once per statement for clicks (a flush batch costs one upsert) and once per row for
 conversions; each connection bumps its own mark of the day (``pg_backend_pid() % MARK_SLOTS``), so
 concurrent writers rarely wait for one another. SQLite (the single-writer first run) marks per row.
-Migration 0009 installs them; ``flask monitoring refresh --rebuild`` puts back any that went missing (a
-SQLite table rebuilt by a later migration loses its triggers). Every statement here is idempotent.
+Migration 0009 installs them from its own copy of this DDL (a migration never imports code that may change
+after it ran; ``tests/monitoring/test_capture.py`` checks the two agree, so a change here needs a new
+revision). ``flask monitoring refresh --rebuild`` puts back any that went missing (a SQLite table rebuilt
+by a later migration loses its triggers). Every statement here is idempotent.
+
+The triggers fire whatever ``FEATURE_MONITORING`` says (flags gate behaviour, never schema): a mark is one
+small upsert per flush batch or conversion, at most ``MARK_SLOTS`` rows a day, and the marks written while
+the plugin is off are what make its first refresh after it comes back recompute exactly the changed days.
 """
 
 from __future__ import annotations

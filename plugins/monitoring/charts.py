@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 
 #: The drawing's own coordinate system; the SVG scales to its container.
 WIDTH = 640
@@ -90,10 +89,10 @@ def column_chart(points: Sequence[tuple[str, int]], *, label_every: int = 7) -> 
                 label=label,
             )
         )
-    ticks = tuple(
-        Tick(round(TOP + plot_height * (1 - Decimal(share)), 1), int(top_value * Decimal(share)))
-        for share in ("0", "0.5", "1")
-    )
+    # Zero, the middle when it is a whole value (not for a maximum of 1 or 5), and the maximum: each
+    # line drawn at the height of the value it is labelled with.
+    values = sorted({0, top_value // 2 if top_value % 2 == 0 else 0, top_value})
+    ticks = tuple(Tick(round(TOP + plot_height * (1 - value / top_value), 1), value) for value in values)
     shown = [i for i in range(len(points)) if i % label_every == 0]
     if points and len(points) - 1 - shown[-1] >= label_every // 2:
         shown.append(len(points) - 1)  # the last day too, unless its label would run into the one before

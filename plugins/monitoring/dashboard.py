@@ -5,15 +5,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 from decimal import Decimal
-from urllib.parse import urlsplit
 
 from flask import current_app, url_for
 from flask_babel import format_date, format_number, format_percent
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from werkzeug.exceptions import HTTPException
-from werkzeug.routing import RequestRedirect
 
+from contentflow.plugin import has_endpoint
 from plugins.monitoring import charts
 from plugins.monitoring.services import summary as summaries
 
@@ -42,9 +40,10 @@ STATUS_LABELS = {
 }
 #: Figures computed longer ago than this mean the refresh job is not running: the page says so.
 STALE_AFTER = timedelta(minutes=5)
-#: Pages of the risk plugin the seed links to: linked only while the running app serves them.
-RISK_PAYOUTS_PATH = "/ops/payouts/pending"
-RISK_HOLDS_PATH = "/ops/holds"
+#: Endpoints of the risk plugin's pages that seed 004 links to: linked only while the app serves them
+#: (``has_endpoint``), so the risk plugin is never imported and its flag off leaves no dead link.
+RISK_PAYOUTS_ENDPOINT = "risk_ops.pending_payouts"
+RISK_HOLDS_ENDPOINT = "risk_ops.holds_page"
 
 
 def dashboard_context(summary: summaries.Summary) -> dict:
@@ -67,7 +66,7 @@ def dashboard_context(summary: summaries.Summary) -> dict:
         "partner_notes": [ranked_note(r) for r in summary.top_partners],
         "min_clicks": summaries.TOP_MIN_BILLABLE_CLICKS,
         "links": dashboard_links(),
-        "holds_url": served_path(RISK_HOLDS_PATH) or url_for("admin.partners"),
+        "holds_url": served_url(RISK_HOLDS_ENDPOINT) or url_for("admin.partners"),
         "extra_cards": [(card, _card_url(card.endpoint)) for card in summary.extra_cards],
         "assignment_labels": ASSIGNMENT_LABELS,
         "postback_labels": POSTBACK_LABELS,
@@ -108,17 +107,9 @@ def ranked_note(ranked: summaries.Ranked) -> str:
     return _("%(count)s billable clicks", count=format_number(ranked.figures.billable_click_count))
 
 
-def served_path(path: str) -> str | None:
-    """``path`` when the running app answers GET there (following a trailing-slash redirect), else None:
-    how the dashboard links to another plugin's page only while that plugin is on, without importing it."""
-    adapter = current_app.url_map.bind("localhost")
-    try:
-        adapter.match(path, method="GET")
-    except RequestRedirect as redirect:
-        return urlsplit(redirect.new_url).path
-    except HTTPException:
-        return None
-    return path
+def served_url(endpoint: str) -> str | None:
+    """The URL of ``endpoint`` when the running app serves it (its plugin is on), else None."""
+    return url_for(endpoint) if has_endpoint(endpoint) else None
 
 
 def dashboard_links() -> list[tuple[str, str]]:
@@ -127,10 +118,10 @@ def dashboard_links() -> list[tuple[str, str]]:
     links = [
         (
             str(_l("Payouts to validate")),
-            served_path(RISK_PAYOUTS_PATH) or url_for("admin.payouts", status="requested"),
+            served_url(RISK_PAYOUTS_ENDPOINT) or url_for("admin.payouts", status="requested"),
         )
     ]
-    holds = served_path(RISK_HOLDS_PATH)
+    holds = served_url(RISK_HOLDS_ENDPOINT)
     if holds is not None:
         links.append((str(_l("Holds")), holds))
     links.append((str(_l("Payouts journal")), url_for("admin.payouts", status="paid")))
@@ -138,6 +129,4 @@ def dashboard_links() -> list[tuple[str, str]]:
 
 
 def _card_url(endpoint: str | None) -> str | None:
-    if endpoint is None or endpoint not in current_app.view_functions:
-        return None
-    return url_for(endpoint)
+    return served_url(endpoint) if endpoint is not None else None

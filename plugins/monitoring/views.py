@@ -18,7 +18,8 @@ bp = admin_blueprint(
 
 def _range() -> int:
     raw = request.args.get("days", str(summaries.RANGES[0]))
-    return summaries.check_range(int(raw) if raw.isdigit() else 0)
+    # ASCII digits only: str.isdigit() also accepts "²", which int() refuses.
+    return summaries.check_range(int(raw) if raw.isascii() and raw.isdigit() else 0)
 
 
 def _render(partial: str):

@@ -52,3 +52,14 @@ def test_bar_chart_gives_the_largest_value_the_longest_bar_and_keeps_small_ones_
     assert small.width == 2
     assert empty.width == 0
     assert chart.height == 3 * charts.ROW_HEIGHT
+
+
+@pytest.mark.parametrize(("top", "values"), [(5, [0, 5]), (1, [0, 1]), (0, [0, 1]), (20, [0, 10, 20])])
+def test_column_chart_ticks_are_whole_values_drawn_at_their_own_height(top, values):
+    chart = charts.column_chart([("1 Mar", top)])
+
+    plot_height = charts.HEIGHT - charts.TOP - charts.BOTTOM
+    scale = charts.nice_ceiling(top)
+    assert [tick.value for tick in chart.ticks] == values
+    for tick in chart.ticks:
+        assert tick.y == pytest.approx(charts.TOP + plot_height * (1 - tick.value / scale), abs=0.05)

@@ -142,3 +142,19 @@ def test_refresh_queued_while_on_does_nothing_once_the_flag_is_off(make_app, com
         assert refresh_monitoring() is None
 
     assert committed.session.scalars(select(DailyTotal)).all() == []
+
+
+def test_clicks_made_while_the_flag_is_off_are_counted_once_it_is_back_on(app, make_app, committed, link):
+    """The triggers keep marking days while the plugin is off (flags gate behaviour, not schema), so the
+    first refresh after it comes back recomputes exactly those days, without a rebuild."""
+    now = datetime.now(UTC)
+    off = make_app(FEATURE_MONITORING=False)
+    with off.app_context():
+        committed.session.execute(Click.__table__.insert(), [click_row(*link, now - timedelta(days=3))])
+        committed.session.commit()
+        assert refresh_monitoring() is None
+
+    assert committed.session.scalars(select(StaleDay.day)).all() == [(now - timedelta(days=3)).date()]
+    refresh_monitoring(now=now.isoformat())
+
+    assert clicks_of(committed, (now - timedelta(days=3)).date()) == 1

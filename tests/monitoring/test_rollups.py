@@ -3,12 +3,14 @@ changes and deletions followed), pruned past the window, and the marks the trigg
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import select, text, update
 
 from contentflow.models import Click, Conversion, Partner
+from contentflow.services import clicks
 from plugins.monitoring.models import DailyAsset, DailyPartner, DailyTotal, StaleDay
 from plugins.monitoring.services import rollups
 from tests.monitoring.conftest import NOW, TODAY, days_ago
@@ -230,6 +232,46 @@ def test_inserting_clicks_marks_their_days(db, partner, asset, add_clicks, refre
     add_clicks(partner, asset, days_ago(5), 1)
 
     assert marks(db) == [TODAY - timedelta(days=5), TODAY - timedelta(days=3)]
+
+
+def test_a_flush_batch_copied_in_marks_its_days_and_is_rolled_up(db, partner, asset, refresh):
+    """The flush's own path (``clicks.copy_clicks``: COPY, then INSERT ... SELECT), a late click included."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("COPY is PostgreSQL's")
+    refresh()
+    at = {0: days_ago(0), 40: days_ago(40)}
+    rows = [
+        {
+            "id": uuid.uuid4().hex[:14],
+            "short_link_id": None,
+            "partner_id": partner.id,
+            "asset_id": asset.id,
+            "offer_id": asset.offer_id,
+            "cpc_cents": 12,
+            "created_at": at[0 if n % 3 else 40],
+            "ip_hash": "0" * 32,
+            "visitor_hash": uuid.uuid4().hex,
+            "user_agent": "",
+            "referrer": "",
+            "is_bot": False,
+            "is_billable": True,
+            "not_billable_reason": None,
+        }
+        for n in range(clicks.COPY_THRESHOLD + 10)
+    ]
+
+    clicks.insert_clicks(rows)
+    db.session.commit()
+    assert marks(db) == [TODAY - timedelta(days=40), TODAY]
+    refresh()
+
+    totals = rows_of_days(db)
+    assert totals[TODAY - timedelta(days=40)] + totals[TODAY] == len(rows)
+    assert totals[TODAY - timedelta(days=40)] == sum(1 for row in rows if row["created_at"] == at[40])
+
+
+def rows_of_days(db) -> dict:
+    return {key[0]: figures["click_count"] for key, figures in rows(db, DailyTotal).items()}
 
 
 def test_the_accruals_claim_of_clicks_marks_no_day(db, partner, asset, add_clicks, refresh):

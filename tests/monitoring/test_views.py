@@ -135,9 +135,10 @@ def test_range_switch_links_work_with_and_without_htmx(admin_client, live_traffi
     assert 'aria-current="page">7 days' in page
 
 
-@pytest.mark.parametrize("days", ["14", "abc", "-7"])
-def test_a_range_not_offered_answers_400(admin_client, db, days):
-    response = admin_client.get(PAGE + f"?days={days}")
+@pytest.mark.parametrize("hx", [False, True], ids=["page", "htmx"])
+@pytest.mark.parametrize("days", ["14", "abc", "-7", "", "7.0", "²", "99999999999999999999"])
+def test_a_range_not_offered_answers_400(admin_client, db, days, hx):
+    response = admin_client.get(PAGE + f"?days={days}", headers=HTMX if hx else {})
 
     assert response.status_code == 400
     assert "The range is 7, 30 or 90 days." in text_of(response)
@@ -173,18 +174,23 @@ def test_payouts_links_point_to_the_core_pages_when_the_risk_pages_are_absent(ma
     assert "Holds" not in links
 
 
-def test_links_point_to_the_risk_pages_when_the_app_serves_them(make_app, db, admin):
-    app = make_app(FEATURE_RISKBOT=False)
-    app.add_url_rule("/ops/holds", "fake_holds", lambda: "holds")
-    app.add_url_rule("/ops/payouts/pending", "fake_pending", lambda: "pending")
-    client = app.test_client()
-    sign_in(client, admin)
+def test_links_point_to_the_risk_pages_while_the_risk_plugin_is_on(admin_client, db):
+    page = text_of(admin_client.get(PAGE))
 
-    page = text_of(client.get(PAGE))
-
-    assert 'href="/ops/payouts/pending">Payouts to validate' in page
-    assert 'href="/ops/holds">Holds' in page
+    links = re.search(r'id="monitoring-links">(.*?)</nav>', page, re.S).group(1)
+    assert 'href="/ops/payouts/pending">Payouts to validate' in links
+    assert 'href="/ops/holds">Holds' in links
+    assert 'href="/admin/payouts?status=paid">Payouts journal' in links
     assert re.search(r'id="monitoring-card-holds">.*?href="/ops/holds"', page, re.S)
+
+
+def test_links_keep_the_prefix_the_app_is_mounted_under(admin_client, db):
+    page = text_of(admin_client.get(PAGE, environ_overrides={"SCRIPT_NAME": "/cf"}))
+
+    links = re.search(r'id="monitoring-links">(.*?)</nav>', page, re.S).group(1)
+    assert 'href="/cf/ops/payouts/pending"' in links
+    assert 'href="/cf/ops/holds"' in links
+    assert 'href="/cf/admin/payouts?status=paid"' in links
 
 
 def test_admin_menu_links_to_the_dashboard(admin_client):
@@ -204,3 +210,43 @@ def test_page_says_when_the_machinery_needs_a_look(admin_client, db):
     page = text_of(admin_client.get(PAGE))
 
     assert re.search(r'id="monitoring-health-verdict">Something needs a look', page)  # no worker runs here
+
+
+def test_asset_titles_are_escaped_in_the_chart_and_its_table(
+    admin_client, partner, make_asset, asset, add_clicks, add_conversion, refresh
+):
+    now = utcnow()
+    sly = make_asset("<img src=x onerror=alert(1)>", offer=asset.offer)
+    add_clicks(partner, sly, now, 20)
+    add_conversion(partner, sly, now, 900)
+    refresh(now=now)
+
+    chart = re.search(
+        r'<figure[^>]*id="monitoring-chart-assets".*?</figure>', text_of(admin_client.get(PAGE)), re.S
+    ).group(0)
+
+    assert "&lt;img src=x onerror=alert(1)&gt;" in chart  # the table and the bar's title
+    assert "<img" not in chart
+
+
+def test_a_failed_jobs_error_is_escaped(admin_client, db):
+    from contentflow.queueing import job_catalog
+    from plugins.monitoring.models import JobRun
+
+    schedule = next(s for s in job_catalog().schedules if s.job_name == "flush_clicks")
+    db.session.add(
+        JobRun(
+            schedule_id=schedule.schedule_id,
+            job_name="flush_clicks",
+            outcome="failed",
+            ended_at=utcnow(),
+            detail="ValueError: <script>alert(1)</script>",
+            result_id="1-0",
+        )
+    )
+    db.session.commit()
+
+    page = text_of(admin_client.get(PAGE))
+
+    assert "ValueError: &lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "<script>alert(1)" not in page

@@ -137,11 +137,21 @@ def fresh_figures(rollup: Rollup, day: date) -> Select:
     were reported; revenue is the commission of the confirmed ones."""
     start = start_of_day(day)
     end = start + timedelta(days=1)
+    both = union_all(_click_figures(rollup, start, end), _conversion_figures(rollup, start, end)).subquery()
+    keys = [both.c[key] for key in rollup.keys]
+    return (
+        select(*keys, *(func.sum(both.c[name]).label(name) for name in FIGURES))
+        .group_by(*keys)
+        .having(or_(func.sum(both.c.click_count) > 0, func.sum(both.c.conversion_count) > 0))
+    )
+
+
+def _click_figures(rollup: Rollup, start: datetime, end: datetime) -> Select:
     zero = literal(0, BigInteger)
-    click_keys = [getattr(Click, key) for key in rollup.keys]
-    clicks = (
+    keys = [getattr(Click, key) for key in rollup.keys]
+    return (
         select(
-            *(column.label(key) for key, column in zip(rollup.keys, click_keys, strict=True)),
+            *(column.label(key) for key, column in zip(rollup.keys, keys, strict=True)),
             func.count().label("click_count"),
             func.count().filter(Click.is_billable.is_(True)).label("billable_click_count"),
             zero.label("conversion_count"),
@@ -149,34 +159,26 @@ def fresh_figures(rollup: Rollup, day: date) -> Select:
             zero.label("revenue_cents"),
         )
         .where(Click.created_at >= start, Click.created_at < end)
-        .group_by(*click_keys)
+        .group_by(*keys)
     )
-    conversion_keys = [getattr(Conversion, key) for key in rollup.keys]
+
+
+def _conversion_figures(rollup: Rollup, start: datetime, end: datetime) -> Select:
+    zero = literal(0, BigInteger)
+    keys = [getattr(Conversion, key) for key in rollup.keys]
     is_confirmed = Conversion.status == "confirmed"
-    conversions = (
+    revenue = func.coalesce(func.sum(Conversion.amount_eur_cents).filter(is_confirmed), 0)
+    return (
         select(
-            *(column.label(key) for key, column in zip(rollup.keys, conversion_keys, strict=True)),
+            *(column.label(key) for key, column in zip(rollup.keys, keys, strict=True)),
             zero.label("click_count"),
             zero.label("billable_click_count"),
             func.count().label("conversion_count"),
             func.count().filter(is_confirmed).label("confirmed_count"),
-            func.coalesce(func.sum(Conversion.amount_eur_cents).filter(is_confirmed), 0).label(
-                "revenue_cents"
-            ),
+            revenue.label("revenue_cents"),
         )
-        .where(
-            Conversion.created_at >= start,
-            Conversion.created_at < end,
-            *(column.is_not(None) for column in conversion_keys),
-        )
-        .group_by(*conversion_keys)
-    )
-    both = union_all(clicks, conversions).subquery()
-    keys = [both.c[key] for key in rollup.keys]
-    return (
-        select(*keys, *(func.sum(both.c[name]).label(name) for name in FIGURES))
+        .where(Conversion.created_at >= start, Conversion.created_at < end, *(k.is_not(None) for k in keys))
         .group_by(*keys)
-        .having(or_(func.sum(both.c.click_count) > 0, func.sum(both.c.conversion_count) > 0))
     )
 
 

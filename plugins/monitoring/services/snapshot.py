@@ -55,18 +55,7 @@ def take_snapshot(*, now: datetime, is_capture_installed: bool = True) -> Figure
     up to date (``rollups.refresh_ranges``). Flushes, never commits. Idempotent."""
     money = balances.get_balances(None, now=now)
     headline = balances.current_offer(None, now=now)
-    done = dict(
-        db.session.execute(
-            select(Assignment.status, func.count())
-            .where(Assignment.status.in_(DONE_STATUSES))
-            .group_by(Assignment.status)
-        ).all()
-    )
-    active = db.session.execute(
-        select(RangeFigures.days, func.count())
-        .where(RangeFigures.kind == "partner", RangeFigures.click_count > 0)
-        .group_by(RangeFigures.days)
-    ).all()
+    done = _done_assignment_counts()
     values = {
         "id": 1,
         "computed_at": now,
@@ -79,7 +68,7 @@ def take_snapshot(*, now: datetime, is_capture_installed: bool = True) -> Figure
         "offer_name": headline.offer.name if headline.offer is not None else None,
         "cpc_cents": headline.cpc_cents,
         "epc_cents": headline.epc_cents,
-        "active_partner_counts": {str(days): int(count) for days, count in active},
+        "active_partner_counts": _active_partner_counts(),
         "posted_count": int(done.get("posted", 0)),
         "skipped_count": int(done.get("skipped", 0)),
         "is_capture_installed": is_capture_installed,
@@ -91,6 +80,25 @@ def take_snapshot(*, now: datetime, is_capture_installed: bool = True) -> Figure
         )
     )
     return _figures(values)
+
+
+def _done_assignment_counts() -> dict[str, int]:
+    by_status = (
+        select(Assignment.status, func.count())
+        .where(Assignment.status.in_(DONE_STATUSES))
+        .group_by(Assignment.status)
+    )
+    return dict(db.session.execute(by_status).all())
+
+
+def _active_partner_counts() -> dict[str, int]:
+    """Partners with a click in each range, from the range figures (keys are the ranges, as text: JSON)."""
+    by_range = (
+        select(RangeFigures.days, func.count())
+        .where(RangeFigures.kind == "partner", RangeFigures.click_count > 0)
+        .group_by(RangeFigures.days)
+    )
+    return {str(days): int(count) for days, count in db.session.execute(by_range)}
 
 
 def latest_snapshot() -> Figures | None:
