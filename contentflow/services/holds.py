@@ -146,7 +146,13 @@ def lift_hold(hold: Hold, admin: AdminUser, *, note: str | None = None, now: dat
         admin=admin,
         target_type="partner",
         target_id=hold.partner_id,
-        details={"hold_id": hold.id, "reason": hold.reason, **({"note": note} if note else {})},
+        details={
+            "hold_id": hold.id,
+            "reason": hold.reason,
+            **({"note": note} if note else {}),
+            "before": {"status": "active"},
+            "after": {"status": "lifted"},
+        },
     )
     return hold
 

@@ -131,6 +131,11 @@ def get_payout(payout_id: int) -> Payout:
     return payout
 
 
+def _change(before: str, after: str) -> dict:
+    """An audit record's status change (the audit page shows ``before -> after``)."""
+    return {"before": {"status": before}, "after": {"status": after}}
+
+
 def _transition(payout_id: int, from_statuses: tuple[str, ...], **values) -> Payout:
     """Move the payout out of ``from_statuses`` in one conditional UPDATE. Raises NotFound or
     PayoutStateConflict (already moved on, by this admin or a racing one)."""
@@ -155,7 +160,13 @@ def approve_payout(payout_id: int, admin: AdminUser, *, now: datetime | None = N
     payout = _transition(
         payout_id, ("requested",), status="approved", decided_at=now, decided_by_admin_id=admin.id
     )
-    audit.record("payout.approve", admin=admin, target_type="payout", target_id=payout.id)
+    audit.record(
+        "payout.approve",
+        admin=admin,
+        target_type="payout",
+        target_id=payout.id,
+        details=_change("requested", "approved"),
+    )
     return payout
 
 
@@ -173,7 +184,11 @@ def mark_paid(payout_id: int, admin: AdminUser, reference: str, *, now: datetime
         payout_id, ("approved",), status="paid", paid_at=now or utcnow(), reference=reference
     )
     audit.record(
-        "payout.pay", admin=admin, target_type="payout", target_id=payout.id, details={"reference": reference}
+        "payout.pay",
+        admin=admin,
+        target_type="payout",
+        target_id=payout.id,
+        details={"reference": reference, **_change("approved", "paid")},
     )
     return payout
 
@@ -189,6 +204,8 @@ def reject_payout(payout_id: int, admin: AdminUser, note: str, *, now: datetime 
             _("Say why (500 characters at most): the partner reads it."), code="note_required"
         )
     now = now or utcnow()
+    # Locked, so the status read is the one the transition moves from (for the audit record).
+    before = db.session.scalar(select(Payout.status).where(Payout.id == payout_id).with_for_update())
     payout = _transition(
         payout_id, OPEN_STATUSES, status="rejected", note=note, decided_at=now, decided_by_admin_id=admin.id
     )
@@ -202,7 +219,11 @@ def reject_payout(payout_id: int, admin: AdminUser, note: str, *, now: datetime 
         created_at=now,
     )
     audit.record(
-        "payout.reject", admin=admin, target_type="payout", target_id=payout.id, details={"note": note}
+        "payout.reject",
+        admin=admin,
+        target_type="payout",
+        target_id=payout.id,
+        details={"note": note, **_change(before, "rejected")},
     )
     return payout
 

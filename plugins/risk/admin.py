@@ -42,6 +42,7 @@ def _holds_page(status: int = 200, error: str = ""):
 
 @bp.get("/holds")
 def holds_page():
+    """Every active hold: the partner's e-mail, the rule, its figure, since and until, lift and extend."""
     return _holds_page()
 
 
@@ -53,15 +54,25 @@ def _after_hold_change(notice: str):
     return redirect_to(url_for("risk_ops.holds_page"))
 
 
+def _form_error(form) -> str:
+    """The first message of an invalid form's fields."""
+    return next(str(error) for errors in form.errors.values() for error in errors)
+
+
 @bp.post("/unhold")
 def unhold():
+    """Lift one hold (``hold_id``) or every active hold of a partner (``partner_id`` or the seed's
+    ``pid``), with a ``reason``. 303 to the holds page (htmx: the holds partial); 400 without a reason
+    or a target, 404 for an unknown hold, 409 when there is nothing left to lift."""
     form = UnholdForm()
-    partner_id = (form.partner_id.data or form.pid.data or "").strip()
     try:
-        if not form.validate() or not (form.hold_id.data or partner_id):
+        if not form.validate():
+            raise ValidationError(_form_error(form), code="invalid_unhold")
+        partner_id = (form.partner_id.data or form.pid.data or "").strip()
+        if not (form.hold_id.data is not None or partner_id):
             raise ValidationError(_("Name the hold or the partner to lift."), code="invalid_unhold")
-        if form.hold_id.data:
-            holds.lift_hold(holds.get_hold(form.hold_id.data), current_user, note=form.reason.data or "")
+        if form.hold_id.data is not None:
+            holds.lift_hold(ops.get_hold(form.hold_id.data), current_user, note=form.reason.data or "")
             lifted = 1
         else:
             lifted = ops.lift_partner(partner_id, current_user, form.reason.data or "")
@@ -73,13 +84,16 @@ def unhold():
 
 @bp.post("/holds/<int:hold_id>/extend")
 def extend(hold_id: int):
+    """Extend a hold by ``days`` (1 to 3650), with a ``reason``. 303 to the holds page (htmx: the holds
+    partial); 400 on bad days or no reason, 404 for an unknown hold, 409 when it is no longer active."""
     form = ExtendForm()
     try:
-        if not form.validate() or not form.days.data:
+        hold = ops.get_hold(hold_id)
+        if not form.validate():
+            raise ValidationError(_form_error(form), code="invalid_extension")
+        if not form.days.data:
             raise ValidationError(_("A hold is extended by 1 to 3650 days."), code="invalid_days")
-        hold = holds.extend_hold(
-            holds.get_hold(hold_id), current_user, form.days.data, form.reason.data or ""
-        )
+        hold = holds.extend_hold(hold, current_user, form.days.data, form.reason.data or "")
     except DomainError as error:
         db.session.rollback()
         return _holds_page(error.status, error.message)
@@ -90,6 +104,8 @@ def extend(hold_id: int):
 
 @bp.get("/payouts/pending")
 def pending_payouts():
+    """Payouts at or above ``PAYOUT_APPROVAL_THRESHOLD_EUR`` waiting for approval, and the approved ones
+    waiting to be marked paid, with the core admin payout actions."""
     return render_page_or_partial(
         "risk/pending_payouts.html",
         "risk/_pending_payouts.html",
@@ -103,6 +119,7 @@ def pending_payouts():
 
 @bp.get("/audit")
 def audit_page():
+    """The core audit log, newest first, filtered by admin, action and partner (e-mail or id)."""
     form = AuditFilterForm(request.args)
     form.admin.choices = [("", _("Any admin"))] + [(str(a.id), a.email) for a in audit_log.known_admins()]
     form.action.choices = [("", _("Any action"))] + [(a, a) for a in audit_log.known_actions()]

@@ -18,6 +18,8 @@ RULES = ("velocity", "shared_ip", "fast_conversions")
 
 
 class RiskFinding(db.Model):
+    """The figure a rule measured when it placed a hold: what the operator page shows beside it."""
+
     __tablename__ = "risk_findings"
     __table_args__ = (CheckConstraint(one_of("rule", RULES), name="rule"),)
 

@@ -14,7 +14,7 @@ from contentflow.plugin import admin_blueprint
 from contentflow.services import partners
 from plugins.support.forms import AdminReplyForm
 from plugins.support.models import SupportTicket
-from plugins.support.services import tickets
+from plugins.support.services import ticket_lists, tickets
 
 bp = admin_blueprint("support_admin", __name__, url_prefix="/admin/support")
 
@@ -26,12 +26,14 @@ def _status_arg() -> str:
 
 @bp.get("/")
 def inbox():
+    """The tickets not closed, or those in ``?status=``, the longest waiting first, with a count per
+    status."""
     status = _status_arg()
     return render_page_or_partial(
         "support/admin_inbox.html",
         "support/_admin_inbox.html",
-        tickets=tickets.list_by_status(status or None),
-        counts=tickets.count_by_status(),
+        tickets=ticket_lists.list_by_status(status or None),
+        counts=ticket_lists.count_by_status(),
         labels=tickets.STATUS_LABELS,
         current_status=status,
     )
@@ -46,7 +48,7 @@ def _ticket_page(
         status,
         ticket=ticket,
         partner=partners.get_partner(ticket.partner_id) if ticket.partner_id else None,
-        messages=tickets.messages_of(ticket),
+        messages=ticket_lists.messages_of(ticket),
         labels=tickets.STATUS_LABELS,
         form=form or AdminReplyForm(formdata=None),
         error=error,
@@ -55,6 +57,7 @@ def _ticket_page(
 
 @bp.get("/<ticket_id>")
 def ticket_page(ticket_id: str):
+    """A ticket's thread with the reply and close forms. 404 for an unknown ticket."""
     return _ticket_page(tickets.get_ticket(ticket_id))
 
 
@@ -68,6 +71,8 @@ def _after(ticket: SupportTicket, notice: str):
 
 @bp.post("/<ticket_id>/reply")
 def reply(ticket_id: str):
+    """An admin's answer (or question, ``ask_owner``), e-mailed to the owner. 400 on an empty reply, 409 when
+    the ticket is closed."""
     ticket = tickets.get_ticket(ticket_id)
     form = AdminReplyForm()
     if not form.validate_on_submit():
@@ -82,6 +87,7 @@ def reply(ticket_id: str):
 
 @bp.post("/<ticket_id>/close")
 def close(ticket_id: str):
+    """Close the ticket. 409 when it already is."""
     ticket = tickets.get_ticket(ticket_id)
     try:
         tickets.close_ticket(ticket, current_user)

@@ -23,10 +23,14 @@ class TicketForm(FlaskForm):
 
 
 class ReplyForm(FlaskForm):
+    """The owner's reply in a ticket's thread."""
+
     body = TextAreaField(
         _l("Your reply"), validators=[DataRequired(_l("Write your message.")), Length(max=MAX_BODY)]
     )
 
 
 class AdminReplyForm(ReplyForm):
+    """An admin's answer; ``ask_owner`` makes it a question the ticket waits on."""
+
     ask_owner = BooleanField(_l("Ask the partner a question (the ticket waits for their answer)"))

@@ -21,6 +21,8 @@ MESSAGE_AUTHORS = ("partner", "bot", "admin")
 
 
 class SupportTicket(db.Model):
+    """A question to support, by a signed-in partner or a visitor known by e-mail."""
+
     __tablename__ = "support_tickets"
     __table_args__ = (
         CheckConstraint(one_of("status", TICKET_STATUSES), name="status"),
@@ -48,6 +50,8 @@ class SupportTicket(db.Model):
 
 
 class SupportMessage(db.Model):
+    """One message of a ticket's thread: the owner's, the FAQ bot's or an admin's."""
+
     __tablename__ = "support_messages"
     __table_args__ = (
         CheckConstraint(one_of("author", MESSAGE_AUTHORS), name="author"),

@@ -19,7 +19,7 @@ from contentflow.htmx import is_partial_request, redirect_to, render_page_or_par
 from contentflow.models import Partner
 from plugins.support.forms import ReplyForm, TicketForm
 from plugins.support.models import SupportTicket
-from plugins.support.services import access, tickets
+from plugins.support.services import access, ticket_lists, tickets
 
 bp = Blueprint("support", __name__, url_prefix="/support")
 
@@ -67,6 +67,8 @@ def _new_form(form: TicketForm, status: int = 200):
     lambda: current_app.config["TICKET_LIMIT_PER_EMAIL"], methods=["POST"], key_func=_ticket_email_key
 )
 def new_ticket():
+    """The new-ticket form; a valid POST opens the ticket (the bot answers at once) and answers 303 to its
+    thanks page (htmx: HX-Redirect). 400 with the form on bad input, 429 over the limits."""
     form = TicketForm()
     if not form.validate_on_submit():
         return _new_form(form, 400 if request.method == "POST" else 200)
@@ -93,12 +95,13 @@ def new_ticket():
 
 @bp.get("/thanks")
 def thanks():
+    """The thanks page of a ticket just opened, with its thread. 404 to anyone but its owner."""
     ticket = _own(request.args.get("id", "")[:16])
     return render_page_or_partial(
         "support/thanks.html",
         "support/_thread.html",
         ticket=ticket,
-        messages=tickets.messages_of(ticket),
+        messages=ticket_lists.messages_of(ticket),
         labels=tickets.STATUS_LABELS,
         form=ReplyForm(formdata=None),
     )
@@ -107,10 +110,11 @@ def thanks():
 @bp.get("/tickets")
 @partner_required
 def tickets_page():
+    """The signed-in partner's tickets, latest activity first."""
     return render_page_or_partial(
         "support/tickets.html",
         "support/_tickets.html",
-        tickets=tickets.list_for_partner(current_user.id),
+        tickets=ticket_lists.list_for_partner(current_user.id),
         labels=tickets.STATUS_LABELS,
     )
 
@@ -121,7 +125,7 @@ def _thread(ticket: SupportTicket, status: int = 200, form: ReplyForm | None = N
         "support/_thread.html",
         status,
         ticket=ticket,
-        messages=tickets.messages_of(ticket),
+        messages=ticket_lists.messages_of(ticket),
         labels=tickets.STATUS_LABELS,
         form=form or ReplyForm(formdata=None),
         error=error,
@@ -130,6 +134,8 @@ def _thread(ticket: SupportTicket, status: int = 200, form: ReplyForm | None = N
 
 @bp.get("/tickets/<ticket_id>")
 def ticket_page(ticket_id: str):
+    """A ticket's thread, for its owner only (404 otherwise). With ``?key=`` (from an answer e-mail) it first
+    remembers the ticket in this browser's session, then redirects to the bare address."""
     key = request.args.get("key")
     if key is not None:
         if access.ticket_of_key(key[:200]) == ticket_id:
@@ -141,6 +147,8 @@ def ticket_page(ticket_id: str):
 
 @bp.post("/tickets/<ticket_id>/reply")
 def reply(ticket_id: str):
+    """The owner's reply: the ticket goes back to the team. 303 to the thread (htmx: the thread partial); 400
+    on an empty reply, 409 when the ticket is closed, 404 to anyone but its owner."""
     ticket = _own(ticket_id)
     form = ReplyForm()
     if not form.validate_on_submit():

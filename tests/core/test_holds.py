@@ -82,7 +82,13 @@ def test_lifting_with_a_note_records_it(db, partner, admin):
     hold = holds.place_hold(partner.id, "velocity", source="risk", now=NOW)
     holds.lift_hold(hold, admin, note="a real viral post", now=NOW)
     entry = db.session.scalars(select(AuditLog).where(AuditLog.action == "hold.lift")).one()
-    assert entry.details == {"hold_id": hold.id, "reason": "velocity", "note": "a real viral post"}
+    assert entry.details == {
+        "hold_id": hold.id,
+        "reason": "velocity",
+        "note": "a real viral post",
+        "before": {"status": "active"},
+        "after": {"status": "lifted"},
+    }
 
 
 def test_lifting_with_an_empty_note_is_refused(db, partner, admin):

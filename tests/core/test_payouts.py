@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from contentflow.errors import Conflict, DomainError, ValidationError
 from contentflow.jobs import money as money_jobs
-from contentflow.models import LedgerEntry, Partner, Payout
+from contentflow.models import AuditLog, LedgerEntry, Partner, Payout
 from contentflow.queueing import get_queue
 from contentflow.services import holds, ledger, payout_details, payouts
 from tests.conftest import csrf_token_of, message_of, sign_in
@@ -148,6 +148,32 @@ def test_rejection_credits_the_amount_back_once(db, requested, admin, payee):
         select(func.sum(LedgerEntry.amount_cents)).where(LedgerEntry.partner_id == payee.id)
     )
     assert total == 50_000
+
+
+@pytest.mark.parametrize("approved_first", [False, True], ids=["requested", "approved"])
+def test_each_transition_is_audited_with_the_status_before_and_after(db, requested, admin, approved_first):
+    if approved_first:
+        payouts.approve_payout(requested.id, admin, now=NOW)
+    payouts.reject_payout(requested.id, admin, "Account closed", now=NOW)
+    changes = [
+        (entry.action, entry.details["before"], entry.details["after"])
+        for entry in db.session.scalars(select(AuditLog).order_by(AuditLog.id))
+    ]
+    before = "approved" if approved_first else "requested"
+    assert changes[-1] == ("payout.reject", {"status": before}, {"status": "rejected"})
+    if approved_first:
+        assert changes[0] == ("payout.approve", {"status": "requested"}, {"status": "approved"})
+
+
+def test_marking_paid_is_audited_with_the_status_before_and_after(db, requested, admin):
+    payouts.approve_payout(requested.id, admin, now=NOW)
+    payouts.mark_paid(requested.id, admin, "PP-123", now=NOW)
+    entry = db.session.scalars(select(AuditLog).where(AuditLog.action == "payout.pay")).one()
+    assert entry.details == {
+        "reference": "PP-123",
+        "before": {"status": "approved"},
+        "after": {"status": "paid"},
+    }
 
 
 @pytest.mark.parametrize(

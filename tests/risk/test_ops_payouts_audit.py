@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from contentflow.models.base import utcnow
-from contentflow.services import holds, ledger, payouts
+from contentflow.services import audit, holds, ledger, payouts
 from tests.conftest import csrf_token_of
 
 # --- /ops/payouts/pending ------------------------------------------------------------------------------
@@ -135,3 +135,38 @@ def test_audit_page_or_partial(staff, history, is_htmx):
     assert 'id="risk-audit-log"' in page
     assert ("<html" in page) is not is_htmx
     assert "HX-Request" in response.headers["Vary"]
+
+
+def test_audit_page_shows_a_payouts_status_before_and_after(staff, history):
+    page = staff.get("/ops/audit?action=payout.approve").get_data(as_text=True)
+    assert "status: requested → approved" in page
+
+
+def test_audit_page_shows_a_lifted_holds_status_before_and_after(staff, history):
+    page = staff.get("/ops/audit?action=hold.lift").get_data(as_text=True)
+    assert "status: active → lifted" in page
+
+
+def test_audit_page_filter_by_partner_finds_entries_naming_them_in_their_details(
+    staff, db, history, partner, admin
+):
+    audit.record(
+        "support.close",
+        admin=admin,
+        target_type="support_ticket",
+        target_id="t1",
+        details={"partner_id": partner.id},
+    )
+    audit.record("support.close", admin=admin, target_type="support_ticket", details={"partner_id": None})
+    db.session.commit()
+    assert audit_rows(staff, f"?partner={partner.email}") == ["support.close", "hold.lift", "hold.place"]
+
+
+def test_pending_payouts_leave_out_paid_and_rejected_ones(staff, db, payee, admin):
+    paid, rejected = withdrawal(db, payee, 25_000), withdrawal(db, payee, 30_000)
+    payouts.approve_payout(paid.id, admin)
+    payouts.mark_paid(paid.id, admin, "PP-1")
+    payouts.reject_payout(rejected.id, admin, "no")
+    db.session.commit()
+    page = staff.get("/ops/payouts/pending").get_data(as_text=True)
+    assert f'id="admin-payout-{paid.id}"' not in page and f'id="admin-payout-{rejected.id}"' not in page

@@ -193,3 +193,11 @@ def test_rejected_or_old_fast_sales_do_not_count(db, partner, add_clicks, add_sa
 @pytest.mark.parametrize("job", [sweep_velocity, sweep_shared_ips, sweep_fast_conversions])
 def test_each_sweep_with_nothing_to_find_holds_nobody(db, job):
     assert job(now=NOW.isoformat()).endswith("0 partner(s) caught, 0 newly held")
+
+
+def test_hold_days_zero_holds_until_an_admin_lifts_it(make_app, db, partner, add_clicks):
+    add_clicks(partner, 50, NOW)
+    with make_app(RISK_HOLD_DAYS=0).app_context():
+        assert sweep_velocity(now=NOW.isoformat()).endswith("1 newly held")
+    hold = holds.active_hold(partner.id, now=NOW + timedelta(days=3650))
+    assert (hold.reason, hold.expires_at) == ("velocity", None)

@@ -125,3 +125,27 @@ def test_partner_cannot_reply_as_admin(partner_client, db, ticket):
 
 def test_support_inbox_is_in_the_admin_menu(staff):
     assert 'href="/admin/support/"' in staff.get("/admin/").get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("action", "fields", "after"),
+    [
+        ("reply", {"body": "Noted"}, "answered"),
+        ("reply", {"body": "Which?", "ask_owner": "y"}, "awaiting_user"),
+        ("close", {}, "closed"),
+    ],
+    ids=["answer", "question", "close"],
+)
+def test_admin_change_is_audited_with_the_partner_and_the_status_before_and_after(
+    staff, db, ticket, partner, action, fields, after
+):
+    act(staff, ticket, action, **fields)
+    entry = db.session.scalars(select(AuditLog).where(AuditLog.action == f"support.{action}")).one()
+    assert entry.details["partner_id"] == partner.id
+    assert (entry.details["before"], entry.details["after"]) == ({"status": "open"}, {"status": after})
+
+
+def test_support_flag_off_leaves_no_link_on_the_landing(make_app):
+    client = make_app(FEATURE_SUPPORTBOT=False).test_client()
+    page = client.get("/partners").get_data(as_text=True)
+    assert "/support/new" not in page

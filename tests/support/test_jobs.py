@@ -74,3 +74,20 @@ def test_flask_jobs_run_closes_idle_tickets(app, db, make_ticket):
     assert "close_idle_tickets: 1 closed" in result.output
     db.session.refresh(ticket)
     assert ticket.status == "closed"
+
+
+@pytest.mark.parametrize(("idle", "closed"), [(timedelta(days=2), 1), (timedelta(days=1, hours=23), 0)])
+def test_auto_close_follows_the_ticket_auto_close_days_setting(make_app, db, make_ticket, idle, closed):
+    ticket = make_ticket("bot_answered", idle)
+    with make_app(TICKET_AUTO_CLOSE_DAYS=2).app_context():
+        assert close_idle_tickets(now=NOW.isoformat()) == f"close_idle_tickets: {closed} closed"
+    db.session.refresh(ticket)
+    assert ticket.status == ("closed" if closed else "bot_answered")
+
+
+def test_auto_close_days_zero_closes_nothing(make_app, db, make_ticket):
+    ticket = make_ticket("bot_answered", timedelta(days=400))
+    with make_app(TICKET_AUTO_CLOSE_DAYS=0).app_context():
+        assert close_idle_tickets(now=NOW.isoformat()) == "close_idle_tickets: 0 closed"
+    db.session.refresh(ticket)
+    assert ticket.status == "bot_answered"

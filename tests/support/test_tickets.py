@@ -277,3 +277,23 @@ def test_new_tickets_are_limited_per_ip(make_app, db):
     for n in range(2):
         assert post_ticket(client, subject="Hi", body="Hello", email=f"v{n}@example.com").status_code == 303
     assert post_ticket(client, subject="Hi", body="Hello", email="w@example.com").status_code == 429
+
+
+@pytest.mark.parametrize(
+    ("subject", "body", "expected"),
+    [
+        (
+            "CONNEXION",
+            "Je n'arrive pas à me CONNECTER, le lien a expiré",
+            "Pour te connecter, saisis ton e-mail",
+        ),
+        ("Vidéo", "Violation de mes DROITS D'AUTEUR sur ma vidéo", "met la vidéo en quarantaine"),
+    ],
+    ids=["sign-in", "dmca"],
+)
+def test_french_questions_are_answered_in_french_whatever_the_accents_and_case(
+    client, db, open_ticket, subject, body, expected
+):
+    ticket = open_ticket(client, subject=subject, body=body, email="v@example.com")
+    assert (ticket.locale, ticket.status) == ("fr", "bot_answered")
+    assert expected in messages(db, ticket)[1].body

@@ -9,12 +9,15 @@ from datetime import datetime
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from contentflow.errors import Conflict
+from contentflow.errors import Conflict, NotFound
 from contentflow.extensions import db
 from contentflow.models import AdminUser, Hold, Partner, Payout
 from contentflow.models.base import utcnow
 from contentflow.services import holds, payouts
 from plugins.risk.models import RiskFinding
+
+#: The largest id a BIGINT column holds: a larger number names no row (and would be a database error).
+MAX_ID = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -39,11 +42,21 @@ def list_held(*, now: datetime | None = None, limit: int = 500) -> list[HeldPart
     return [HeldPartner(hold, email, finding) for hold, email, finding in rows]
 
 
+def get_hold(hold_id: int) -> Hold:
+    """The hold ``hold_id``. Raises NotFound, also for a number no hold id can be (0, negative, beyond
+    BIGINT)."""
+    if not 1 <= hold_id <= MAX_ID:
+        raise NotFound(_("No such hold."), code="unknown_hold")
+    return holds.get_hold(hold_id)
+
+
 def lift_partner(partner_id: str, admin: AdminUser, note: str, *, now: datetime | None = None) -> int:
     """Lift every active hold of the partner, each audit-logged with the admin's ``note``. Returns how
     many. Raises ValidationError (no note) or Conflict (nothing to lift, also when another admin lifted
     them first)."""
     now = now or utcnow()
+    if "\x00" in partner_id:  # no partner id holds one, and PostgreSQL refuses it in a query
+        raise Conflict(_("This partner is not on hold."), code="hold_not_active")
     active = list(
         db.session.scalars(
             select(Hold).where(Hold.partner_id == partner_id, *holds.active_clause(now)).order_by(Hold.id)

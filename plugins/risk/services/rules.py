@@ -77,14 +77,9 @@ def velocity_findings(*, now: datetime) -> list[Finding]:
     ]
 
 
-def shared_ip_findings(*, now: datetime) -> list[Finding]:
-    """The shared-IP rule's findings at ``now``: every partner whose links were clicked by an IP that
-    clicked at least ``RISK_SHARED_IP_MAX_PARTNERS`` partners' links in the window. The figure is the
-    largest such count among the partner's IPs. Read-only."""
-    config = current_app.config
-    threshold, window = config["RISK_SHARED_IP_MAX_PARTNERS"], config["RISK_SHARED_IP_WINDOW_MINUTES"]
-    if threshold <= 0 or window <= 0:
-        return []
+def _shared_ip_pairs(now: datetime, threshold: int, window: int) -> list[tuple[str, str]]:
+    """(partner id, ip hash) of the window's clicks (bots left out) by IPs that clicked at least
+    ``threshold`` partners' links."""
     in_window = (
         Click.created_at > now - timedelta(minutes=window),
         Click.created_at <= now,
@@ -96,13 +91,23 @@ def shared_ip_findings(*, now: datetime) -> list[Finding]:
         .group_by(Click.ip_hash)
         .having(func.count(func.distinct(Click.partner_id)) >= threshold)
     )
-    pairs = db.session.execute(
+    return db.session.execute(
         select(Click.partner_id, Click.ip_hash)
         .where(*in_window, Click.ip_hash.in_(crowded))
         .group_by(Click.partner_id, Click.ip_hash)
     ).all()
+
+
+def shared_ip_findings(*, now: datetime) -> list[Finding]:
+    """The shared-IP rule's findings at ``now``: every partner whose links were clicked by an IP that
+    clicked at least ``RISK_SHARED_IP_MAX_PARTNERS`` partners' links in the window. The figure is the
+    largest such count among the partner's IPs. Read-only."""
+    config = current_app.config
+    threshold, window = config["RISK_SHARED_IP_MAX_PARTNERS"], config["RISK_SHARED_IP_WINDOW_MINUTES"]
+    if threshold <= 0 or window <= 0:
+        return []
     partners_of_ip: dict[str, set[str]] = defaultdict(set)
-    for partner_id, ip_hash in pairs:
+    for partner_id, ip_hash in _shared_ip_pairs(now, threshold, window):
         partners_of_ip[ip_hash].add(partner_id)
     worst: dict[str, tuple[int, str]] = {}
     for ip_hash, caught in partners_of_ip.items():
@@ -176,14 +181,17 @@ def _lifted_during(finding: Finding, now: datetime) -> bool:
 
 
 def hold_for(finding: Finding, *, now: datetime) -> bool:
-    """Hold the finding's partner for its rule (``RISK_HOLD_DAYS``, audit-logged by the holds service)
-    and record the figure. Returns True when a new hold was placed; False when one of that rule is
-    already active or an admin lifted one during the window. Idempotent: locks the partner's row, so
-    two sweeps at once place one hold."""
+    """Hold the finding's partner for its rule (``RISK_HOLD_DAYS``, 0: until lifted; audit-logged by the
+    holds service) and record the figure. Returns True when a new hold was placed; False when one of that
+    rule is already active or an admin lifted one during the window. Idempotent: locks the partner's
+    row, so two sweeps at once place one hold."""
     partners.lock_partner(finding.partner_id)
     if _lifted_during(finding, now):
         return False
-    hold = holds.place_hold(finding.partner_id, finding.rule, source="risk", detail=finding.detail, now=now)
+    days = current_app.config["RISK_HOLD_DAYS"] or None  # 0: until an admin lifts it
+    hold = holds.place_hold(
+        finding.partner_id, finding.rule, source="risk", days=days, detail=finding.detail, now=now
+    )
     written = db.session.scalar(
         insert_or_skip(RiskFinding, "hold_id")
         .values(

@@ -8,13 +8,14 @@ an admin and the auto-close sweep, cannot both act on a ticket that moved meanwh
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 
 from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
 from contentflow.errors import Conflict, NotFound, ValidationError
 from contentflow.extensions import db
@@ -36,16 +37,29 @@ WAITING_FOR_OWNER = ("bot_answered", "awaiting_user")
 OPEN_STATUSES = tuple(status for status in TICKET_STATUSES if status != "closed")
 MAX_SUBJECT = 200
 MAX_BODY = 5000
+#: What a ticket id looks like (``new_short_id``): anything else names no ticket, and is never sent to
+#: the database (PostgreSQL refuses a NUL byte in a string: it would be a 500, not a 404).
+TICKET_ID = re.compile(r"[0-9a-z]{1,16}")
+#: Control characters no one types in a message (tab and line breaks are fine); PostgreSQL refuses NUL.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 class TicketClosed(Conflict):
+    """The ticket was closed (by an admin or the idle sweep) before this change: 409."""
+
     code = "ticket_closed"
 
 
+def _refuse_control_characters(text: str, code: str) -> None:
+    if CONTROL_CHARACTERS.search(text):
+        raise ValidationError(_("Remove the control characters from your text."), code=code)
+
+
 def _clean(subject: str | None, body: str | None) -> tuple[str, str]:
-    subject, body = (subject or "").strip(), (body or "").strip()
+    subject = (subject or "").strip()
     if not subject or len(subject) > MAX_SUBJECT:
         raise ValidationError(_("Give a subject (200 characters at most)."), code="invalid_subject")
+    _refuse_control_characters(subject, "invalid_subject")
     return subject, _clean_body(body)
 
 
@@ -53,7 +67,13 @@ def _clean_body(body: str | None) -> str:
     body = (body or "").strip()
     if not body or len(body) > MAX_BODY:
         raise ValidationError(_("Write your message (5000 characters at most)."), code="invalid_body")
+    _refuse_control_characters(body, "invalid_body")
     return body
+
+
+def _find(ticket_id: str | None) -> SupportTicket | None:
+    is_id = isinstance(ticket_id, str) and TICKET_ID.fullmatch(ticket_id) is not None
+    return db.session.get(SupportTicket, ticket_id) if is_id else None
 
 
 def _add_message(ticket: SupportTicket, author: str, body: str, now: datetime, admin=None) -> SupportMessage:
@@ -107,8 +127,8 @@ def open_ticket(
 
 
 def get_ticket(ticket_id: str) -> SupportTicket:
-    """Raises NotFound."""
-    ticket = db.session.get(SupportTicket, ticket_id) if ticket_id else None
+    """The ticket ``ticket_id``. Raises NotFound (also for a string that cannot be a ticket id)."""
+    ticket = _find(ticket_id)
     if ticket is None:
         raise NotFound(_("No such ticket."), code="unknown_ticket")
     return ticket
@@ -118,7 +138,7 @@ def get_own(ticket_id: str, *, partner_id: str | None, visitor_ids: list[str]) -
     """The ticket if it belongs to the signed-in partner (``partner_id``) or was opened in this browser
     (its id is among ``visitor_ids``, kept in the signed session: the visitor who wrote it, or whoever
     opened the key of its answer e-mail). Raises NotFound for anyone else, so a ticket id tells nothing."""
-    ticket = db.session.get(SupportTicket, ticket_id) if ticket_id else None
+    ticket = _find(ticket_id)
     is_partners = ticket is not None and partner_id is not None and ticket.partner_id == partner_id
     is_visitors = ticket is not None and ticket.id in visitor_ids
     if not (is_partners or is_visitors):
@@ -126,9 +146,13 @@ def get_own(ticket_id: str, *, partner_id: str | None, visitor_ids: list[str]) -
     return ticket
 
 
-def _move(ticket: SupportTicket, from_statuses: tuple[str, ...], now: datetime, **values) -> None:
-    """Change the ticket in one conditional UPDATE. Raises TicketClosed when it is no longer in
+def _move(ticket: SupportTicket, from_statuses: tuple[str, ...], now: datetime, **values) -> str:
+    """Change the ticket in one conditional UPDATE, after locking its row (so the status it had before
+    is the one the UPDATE changed). Returns that status. Raises TicketClosed when it is no longer in
     ``from_statuses`` (closed meanwhile)."""
+    before = db.session.scalar(
+        select(SupportTicket.status).where(SupportTicket.id == ticket.id).with_for_update()
+    )
     moved = db.session.execute(
         update(SupportTicket)
         .where(SupportTicket.id == ticket.id, SupportTicket.status.in_(from_statuses))
@@ -138,6 +162,7 @@ def _move(ticket: SupportTicket, from_statuses: tuple[str, ...], now: datetime, 
     db.session.refresh(ticket)
     if not moved:
         raise TicketClosed(_("This ticket is closed: open a new one if you need more help."))
+    return before
 
 
 def reply_as_owner(ticket: SupportTicket, body: str, *, now: datetime | None = None) -> SupportMessage:
@@ -163,17 +188,28 @@ def reply_as_admin(
     now = now or utcnow()
     body = _clean_body(body)
     status = "awaiting_user" if ask_owner else "answered"
-    _move(ticket, OPEN_STATUSES, now, status=status)
+    before = _move(ticket, OPEN_STATUSES, now, status=status)
     message = _add_message(ticket, "admin", body, now, admin=admin)
     mail.queue_message(_answer_email(ticket, body))
+    _audit("support.reply", ticket, admin, before, message_id=message.id)
+    return message
+
+
+def _audit(action: str, ticket: SupportTicket, admin: AdminUser, before: str, **details) -> None:
+    """The audit record of an admin's change: the ticket's owner (the audit page filters by partner)
+    and its status before and after."""
     audit.record(
-        "support.reply",
+        action,
         admin=admin,
         target_type="support_ticket",
         target_id=ticket.id,
-        details={"partner_id": ticket.partner_id, "status": status, "message_id": message.id},
+        details={
+            "partner_id": ticket.partner_id,
+            **details,
+            "before": {"status": before},
+            "after": {"status": ticket.status},
+        },
     )
-    return message
 
 
 def _answer_email(ticket: SupportTicket, body: str) -> mail.Message:
@@ -195,23 +231,19 @@ def _answer_email(ticket: SupportTicket, body: str) -> mail.Message:
 def close_ticket(ticket: SupportTicket, admin: AdminUser, *, now: datetime | None = None) -> SupportTicket:
     """An admin closes the ticket. Audit-logged. Raises TicketClosed when it already is."""
     now = now or utcnow()
-    _move(ticket, OPEN_STATUSES, now, status="closed", closed_at=now)
-    audit.record(
-        "support.close",
-        admin=admin,
-        target_type="support_ticket",
-        target_id=ticket.id,
-        details={"partner_id": ticket.partner_id},
-    )
+    before = _move(ticket, OPEN_STATUSES, now, status="closed", closed_at=now)
+    _audit("support.close", ticket, admin, before)
     return ticket
 
 
 def close_idle(*, now: datetime | None = None) -> int:
-    """Close the tickets left ``TICKET_AUTO_CLOSE_DAYS`` or more in ``bot_answered`` or ``awaiting_user``
-    without news, each with a bot message saying so. Returns how many. Idempotent: one UPDATE claims
-    them; a ticket that moved meanwhile is not touched."""
+    """Close the tickets left ``TICKET_AUTO_CLOSE_DAYS`` or more (0: never) in ``bot_answered`` or
+    ``awaiting_user`` without news, each with a bot message saying so. Returns how many. Idempotent: one
+    UPDATE claims them; a ticket that moved meanwhile is not touched."""
     now = now or utcnow()
     days = current_app.config["TICKET_AUTO_CLOSE_DAYS"]
+    if days <= 0:  # 0 switches auto-closing off: a ticket would otherwise close the moment it is answered
+        return 0
     closed = db.session.execute(
         update(SupportTicket)
         .where(
@@ -231,45 +263,3 @@ def close_idle(*, now: datetime | None = None) -> int:
         db.session.add(SupportMessage(ticket_id=ticket_id, author="bot", body=body, created_at=now))
     db.session.flush()
     return len(closed)
-
-
-def messages_of(ticket: SupportTicket) -> list[SupportMessage]:
-    """The ticket's messages, oldest first."""
-    return list(
-        db.session.scalars(
-            select(SupportMessage)
-            .where(SupportMessage.ticket_id == ticket.id)
-            .order_by(SupportMessage.created_at, SupportMessage.id)
-        )
-    )
-
-
-def list_for_partner(partner_id: str, limit: int = 100) -> list[SupportTicket]:
-    """The partner's tickets, latest activity first."""
-    return list(
-        db.session.scalars(
-            select(SupportTicket)
-            .where(SupportTicket.partner_id == partner_id)
-            .order_by(SupportTicket.last_activity_at.desc(), SupportTicket.id)
-            .limit(limit)
-        )
-    )
-
-
-def list_by_status(status: str | None = None, limit: int = 200) -> list[SupportTicket]:
-    """The inbox: tickets in ``status`` (every one but closed when None), oldest activity first (the
-    longest waiting on top)."""
-    statement = select(SupportTicket).order_by(SupportTicket.last_activity_at, SupportTicket.id).limit(limit)
-    if status is None:
-        statement = statement.where(SupportTicket.status.in_(OPEN_STATUSES))
-    else:
-        statement = statement.where(SupportTicket.status == status)
-    return list(db.session.scalars(statement))
-
-
-def count_by_status() -> dict[str, int]:
-    """How many tickets are in each status (every status present, zero included)."""
-    counts = dict(
-        db.session.execute(select(SupportTicket.status, func.count()).group_by(SupportTicket.status)).all()
-    )
-    return {status: int(counts.get(status, 0)) for status in TICKET_STATUSES}
