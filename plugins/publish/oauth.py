@@ -23,7 +23,13 @@ from flask_babel import gettext as _
 from contentflow.errors import ValidationError
 from plugins.publish.platforms import Platform
 from plugins.publish.publishers import publisher
-from plugins.publish.publishers.base import AuthError, TransientError
+from plugins.publish.publishers.base import (
+    AuthError,
+    PermanentError,
+    PublishError,
+    TransientError,
+    retry_after_seconds,
+)
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +141,7 @@ def identify(platform: Platform, access_token: str) -> tuple[str, str]:
 def _platform_step(platform: Platform, step, *args: Any) -> Any:
     try:
         return step(platform, *args)
-    except (AuthError, TransientError) as error:
+    except PublishError as error:
         raise ConnectFailed(
             _("%(platform)s did not answer as expected: %(why)s", platform=platform.label, why=error.message)
         ) from None
@@ -153,21 +159,54 @@ def _platform_step(platform: Platform, step, *args: Any) -> Any:
 def refresh(platform: Platform, access_token: str, refresh_token: str | None) -> dict[str, Any]:
     """A new token for an account whose token is about to expire.
 
-    Raises AuthError when the platform refuses (the partner must reconnect) and TransientError when it
-    cannot answer now."""
+    Raises AuthError when the platform refuses or answers without a token (the partner must reconnect)
+    and TransientError when it cannot answer now (rate limited, down, an unreadable answer); nothing
+    else, so a caller never leaves an assignment half-done on a platform's odd answer."""
     module = publisher(platform.name)
     if hasattr(module, "refresh"):
-        return module.refresh(platform, access_token, refresh_token)
+        try:
+            token = module.refresh(platform, access_token, refresh_token)
+        except PermanentError as error:  # neither a refusal nor a wait: the account cannot be used
+            raise AuthError(f"the token refresh failed: {error.message}") from None
+        return _refreshed(token)
     if not refresh_token:
         raise AuthError("no refresh token: connect the account again")
+    client = _client(platform)
+    client.register_compliance_hook("refresh_token_response", _raise_for_rate_limit)
     try:
-        return dict(_client(platform).refresh_token(platform.token_url, refresh_token=refresh_token))
+        token = client.refresh_token(platform.token_url, refresh_token=refresh_token)
     except OAuthError as error:
         raise AuthError(f"the platform refused to refresh the token ({error.error})") from None
     except requests.Timeout:
         raise TransientError("the platform did not answer the token refresh in time") from None
+    except requests.HTTPError as error:
+        status = error.response.status_code if error.response is not None else 0
+        if 400 <= status < 500 and status != 429:
+            raise AuthError(f"the platform refused to refresh the token (HTTP {status})") from None
+        raise TransientError(f"the token refresh failed (HTTP {status})") from None
     except requests.RequestException as error:
         raise TransientError(f"the token refresh failed ({type(error).__name__})") from None
+    except ValueError:  # a 2xx that is not a JSON object: a gateway's page, not the platform's answer
+        raise TransientError("the platform's answer to the token refresh was not readable") from None
+    return _refreshed(token)
+
+
+def _raise_for_rate_limit(response: requests.Response) -> requests.Response:
+    """A 429 is a wait, whatever its body says (Reddit's carries an ``error`` that Authlib would take for
+    a refusal). Raises TransientError."""
+    if response.status_code == 429:
+        raise TransientError(
+            "rate limited by the platform's token endpoint", retry_after=retry_after_seconds(response)
+        )
+    return response
+
+
+def _refreshed(token: Any) -> dict[str, Any]:
+    """The refreshed token, which must hold an access token. Raises AuthError."""
+    access_token = token.get("access_token") if isinstance(token, dict) else None
+    if not isinstance(access_token, str) or not access_token:
+        raise AuthError("the platform answered the token refresh without an access token")
+    return dict(token)
 
 
 def revoke(platform: Platform, token: str | None) -> bool:

@@ -105,8 +105,9 @@ class Platform:
         return f"{head}{new}{tail}" if found else None
 
     def api(self, path: str) -> str:
-        """``path`` (as the platform documents it, ``/api/v1/me``) on the API base URL."""
-        return f"{self.api_base_url}{path}"
+        """``path`` (as the platform documents it, ``/api/v1/me``) on the API base URL, whether or not
+        that ends with a slash."""
+        return f"{self.api_base_url.rstrip('/')}{path}"
 
 
 def get_platform(name: str) -> Platform:

@@ -20,6 +20,7 @@ from pytest_httpserver import HTTPServer
 from contentflow.jobs import ingest_asset
 from contentflow.models import Asset
 from contentflow.services.ingestion import addresses
+from contentflow.services.ingestion.errors import IngestRefused
 
 METADATA_URLS = [
     "http://169.254.169.254/latest/meta-data/iam/security-credentials/",
@@ -248,3 +249,47 @@ def test_https_certificate_of_an_unknown_authority_is_refused(
     ingest(asset.id)
 
     assert status_text(db, asset) == "failed: the TLS certificate of localhost could not be verified"
+
+
+# --- DNS: resolved once, and the download connects to the address that was checked ----------------------
+
+
+def fake_dns(monkeypatch, name: str, answers: list[list[str]]) -> list[str]:
+    """``name`` resolves to each of ``answers`` in turn, then no longer resolves; other names as usual.
+    Returns the log of the names asked."""
+    real_getaddrinfo = socket.getaddrinfo
+    asked: list[str] = []
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        if host != name:
+            return real_getaddrinfo(host, port, *args, **kwargs)
+        asked.append(host)
+        if len(asked) > len(answers):
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return [
+            (socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))
+            for address in answers[len(asked) - 1]
+        ]
+
+    monkeypatch.setattr(addresses.socket, "getaddrinfo", getaddrinfo)
+    return asked
+
+
+def test_a_name_is_resolved_once_and_its_checked_address_is_the_one_reached(
+    db, ingest, make_asset, httpserver, video, monkeypatch
+):
+    # Rebinding: a second look-up would answer the metadata address; the download must never ask again.
+    asked = fake_dns(monkeypatch, "videos.example", [["127.0.0.1"], ["169.254.169.254"]])
+    httpserver.expect_request("/v.mp4").respond_with_data(video.read_bytes(), content_type="video/mp4")
+    asset = make_asset(source_url=f"http://videos.example:{httpserver.port}/v.mp4")
+
+    assert ingest(asset.id) == f"asset {asset.id}: ready"
+    assert asked == ["videos.example"]
+    [(request, _)] = httpserver.log
+    assert request.headers["Host"] == f"videos.example:{httpserver.port}"
+
+
+def test_a_name_with_one_private_address_among_public_ones_is_refused_whole(monkeypatch):
+    fake_dns(monkeypatch, "mixed.example", [["93.184.216.34", "10.0.0.1"]])
+    with pytest.raises(IngestRefused, match="10.0.0.1 is a private or reserved address"):
+        addresses.check_url("http://mixed.example/v.mp4", allow_private=False)

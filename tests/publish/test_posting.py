@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
 
 from contentflow.models import Assignment
 from contentflow.services import holds
@@ -321,3 +322,113 @@ def due_asset(app_db, assignment):
     from contentflow.models import Asset
 
     return app_db.session.get(Asset, assignment.asset_id)
+
+
+# --- a token refresh answered oddly ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "outcome", "why"),
+    [
+        ("<html>gateway</html>", 200, "retry", "not readable"),
+        ('{"token_type": "bearer"}', 200, "reconnect", "without an access token"),
+        ('{"message": "Too Many Requests", "error": 429}', 429, "retry", "rate limited"),
+        ("<html>no</html>", 401, "reconnect", "HTTP 401"),
+    ],
+    ids=["not-json", "no-token", "rate-limited", "refused-as-a-page"],
+)
+def test_a_refresh_answered_oddly_ends_in_a_recorded_state_and_posts_nothing(
+    app_on_fake, db, account, due, fake_reddit, httpserver, body, status, outcome, why
+):
+    account.token_expires_at = NOW - timedelta(minutes=1)
+    db.session.commit()
+    httpserver.expect_request(REDDIT_TOKEN_PATH, method="POST").respond_with_data(
+        body, status=status, content_type="application/json"
+    )
+    assert run(app_on_fake) == f"publish_due: 1 {outcome}"
+    waiting = reload(db, due)
+    assert (waiting.status, waiting.posting_started_at) == ("approved", None)
+    assert why in waiting.last_error
+    settings = db.session.get(AccountSettings, account.id)
+    db.session.refresh(settings)
+    assert settings.needs_reconnect is (outcome == "reconnect")
+    assert fake_reddit.submissions == []
+
+
+def test_a_post_left_posting_whose_look_up_cannot_be_read_waits_for_an_admin(
+    app_on_fake, db, due, fake_reddit, httpserver
+):
+    with app_on_fake.app_context():
+        posting.claim_next(now=NOW)
+        from contentflow.extensions import db as app_db
+
+        app_db.session.commit()
+    httpserver.clear_all_handlers()
+    httpserver.expect_request("/user/pat_r/submitted").respond_with_data("<html>", content_type="text/html")
+    assert run(app_on_fake, NOW + timedelta(minutes=31)) == "publish_due: 1 review"
+    stuck = reload(db, due)
+    assert stuck.status == "needs_review"
+    assert "not readable" in stuck.last_error
+    assert fake_reddit.submissions == []
+
+
+def test_a_bug_while_reconciling_one_post_does_not_stop_the_others(
+    app_on_fake, db, account, due, make_assignment, make_asset, ready_asset, fake_reddit, monkeypatch
+):
+    account.daily_cap = 10
+    db.session.commit()
+    with app_on_fake.app_context():
+        posting.claim_next(now=NOW)
+        from contentflow.extensions import db as app_db
+
+        app_db.session.commit()
+    other = make_assignment(account, make_asset("Other", offer=ready_asset.offer), planned_at=NOW)
+    real_find = posting.publisher("reddit").find
+
+    def find_with_a_bug(post, credentials, platform):
+        if post.assignment_id == due.id:
+            raise KeyError("a bug")
+        return real_find(post, credentials, platform)
+
+    monkeypatch.setattr("plugins.publish.publishers.reddit.find", find_with_a_bug)
+    assert run(app_on_fake, NOW + timedelta(minutes=31)) == "publish_due: 1 posted, 1 review"
+    assert reload(db, due).status == "needs_review"
+    assert reload(db, other).status == "posted"
+    assert len(fake_reddit.submissions) == 1
+
+
+def test_a_post_left_posting_on_a_platform_that_stays_down_is_looked_up_for_a_day_then_reviewed(
+    app_on_fake, db, due, fake_reddit, httpserver
+):
+    with app_on_fake.app_context():
+        posting.claim_next(now=NOW)
+        from contentflow.extensions import db as app_db
+
+        app_db.session.commit()
+    httpserver.clear_all_handlers()
+    httpserver.expect_request("/user/pat_r/submitted").respond_with_data("down", status=503)
+    assert run(app_on_fake, NOW + timedelta(minutes=31)) == "publish_due: 1 later"
+    assert run(app_on_fake, NOW + timedelta(hours=23)) == "publish_due: 1 later"
+    assert reload(db, due).status == "posting"
+    assert run(app_on_fake, NOW + timedelta(hours=24, minutes=1)) == "publish_due: 1 review"
+    stuck = reload(db, due)
+    assert stuck.status == "needs_review"
+    assert "could not be looked up: the platform answered 503" in stuck.last_error
+    assert fake_reddit.submissions == []
+
+
+def test_the_claim_is_a_conditional_update_so_an_assignment_taken_meanwhile_is_left_alone(
+    app_on_fake, db, due, monkeypatch
+):
+    """Row locks make this impossible on PostgreSQL; the conditional UPDATE is what also holds on a
+    database whose locking is coarser (SQLite) or a read that went stale."""
+    from contentflow.extensions import db as app_db
+
+    def taken_by_another_worker(partner_id, *, now):
+        app_db.session.execute(sa.update(Assignment).where(Assignment.id == due.id).values(status="posting"))
+        return False
+
+    monkeypatch.setattr(posting.holds, "is_on_hold", taken_by_another_worker)
+    with app_on_fake.app_context():
+        assert posting.claim_next(now=NOW) is None
+        app_db.session.rollback()

@@ -114,7 +114,7 @@ def find(post: Post, account: Account, platform: Platform) -> Published | None:
 
 
 def _open_upload_session(post: Post, account: Account, content_type: str, size: int) -> str:
-    base_url = current_app.config["YOUTUBE_UPLOAD_BASE_URL"]
+    base_url = current_app.config["YOUTUBE_UPLOAD_BASE_URL"].rstrip("/")
     response = _call(
         "POST",
         f"{base_url}/youtube/v3/videos",

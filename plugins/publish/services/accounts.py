@@ -4,16 +4,16 @@ their settings, a valid token when posting, and disconnection."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from contentflow.errors import NotFound, ValidationError
 from contentflow.extensions import db
-from contentflow.models import PartnerAccount
+from contentflow.models import Assignment, PartnerAccount
 from contentflow.models.base import insert_or_skip, utcnow
 from plugins.publish import oauth
 from plugins.publish.models import AccountSettings
@@ -22,6 +22,10 @@ from plugins.publish.publishers.base import Account
 
 #: A token expiring within this is refreshed before it is used.
 REFRESH_MARGIN = timedelta(minutes=5)
+#: The longest a token is believed to live, whatever the platform says (Instagram's are 60 days).
+MAX_TOKEN_LIFETIME = timedelta(days=366)
+MAX_TOKEN_SECONDS = 100 * 366 * 24 * 3600
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_DAILY_CAP = 50
 MAX_INTERVAL_MINUTES = 7 * 24 * 60
 
@@ -49,13 +53,18 @@ def settings_of(account: PartnerAccount) -> AccountSettings:
 
 
 def expires_at(token: dict[str, Any], now: datetime) -> datetime | None:
-    """When the token expires (``expires_at`` epoch seconds or ``expires_in``), None when it says not."""
-    if token.get("expires_at"):
-        from datetime import UTC
-
-        return datetime.fromtimestamp(int(token["expires_at"]), UTC)
-    if token.get("expires_in"):
-        return now + timedelta(seconds=int(token["expires_in"]))
+    """When the token expires (``expires_in`` seconds, else ``expires_at`` epoch seconds), None when it
+    says not. A lifetime past ``MAX_TOKEN_LIFETIME`` is cut to it, a negative one is now (refreshed before
+    its next use), and one that is not a number is taken as unknown: a platform's odd answer never
+    stops a connection or a post."""
+    for key, start in (("expires_in", now), ("expires_at", EPOCH)):
+        try:
+            seconds = int(token.get(key) or 0)
+        except (TypeError, ValueError, OverflowError):
+            continue
+        if seconds:
+            moment = start + timedelta(seconds=max(min(seconds, MAX_TOKEN_SECONDS), -MAX_TOKEN_SECONDS))
+            return min(max(moment, now), now + MAX_TOKEN_LIFETIME)
     return None
 
 
@@ -148,10 +157,22 @@ def set_enabled(account: PartnerAccount, is_enabled: bool) -> None:
     db.session.flush()
 
 
+#: Assignments that would wait for ever on a removed account (and, being live, would block the same
+#: asset from being assigned again once the partner connects an account anew).
+UNPOSTED_STATUSES = ("pending", "approved")
+
+
 def disconnect(account: PartnerAccount) -> bool:
-    """Revoke the account's token where the platform allows it, then remove the account (its assignments
-    keep their history, without the account). Returns whether the platform confirmed the revocation."""
+    """Revoke the account's token where the platform allows it, then remove the account: its assignments
+    not yet posted are skipped (with the reason), the others keep their history without the account.
+    Returns whether the platform confirmed the revocation."""
     revoked = oauth.revoke(get_platform(account.platform), account.refresh_token or account.access_token)
+    db.session.execute(
+        update(Assignment)
+        .where(Assignment.partner_account_id == account.id, Assignment.status.in_(UNPOSTED_STATUSES))
+        .values(status="skipped", last_error="the account was disconnected", updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
     db.session.delete(account)
     db.session.flush()
     return revoked

@@ -6,8 +6,9 @@ what happened. Never the same assignment twice, even when a worker dies mid-post
    FOR UPDATE SKIP LOCKED`` together with its account row, so two workers neither take the same
    assignment nor post twice on one account past its cap. The account's daily cap (posts in the last
    24 hours, rolling) and minimum interval are checked under that lock; an assignment that must wait is
-   given its next possible time. The claim (``approved -> posting``, ``posting_started_at``) is committed
-   before anything is sent. SQLite takes its write lock at ``BEGIN IMMEDIATE``: same effect.
+   given its next possible time. The claim (``approved -> posting``, ``posting_started_at``) is a
+   conditional UPDATE, committed before anything is sent. SQLite takes its write lock at ``BEGIN
+   IMMEDIATE``: same effect.
 2. **Post** (``prepare``, then ``send``): refresh the token when due and commit it, call the platform's
    publisher with no transaction open, then record
    ``posted`` (id and URL), a retry with back-off (``TransientError``; ``Retry-After`` honoured), a
@@ -17,7 +18,8 @@ what happened. Never the same assignment twice, even when a worker dies mid-post
 3. **Reconcile** (``reconcile_stuck``): an assignment still ``posting`` after
    ``PUBLISH_POSTING_TIMEOUT_MINUTES`` belongs to a worker that died. Its post is looked up where the API
    allows it: found, it is ``posted``; not there, it goes back to the queue; where the platform cannot
-   be searched, ``needs_review`` for an admin. Never a blind re-post.
+   be searched, answers what we cannot read, or stays unreachable for ``LOOK_UP_FOR``, ``needs_review``
+   for an admin. Never a blind re-post.
 """
 
 from __future__ import annotations
@@ -58,6 +60,8 @@ BACKOFF_MINUTES = (1, 5, 15, 60)
 #: Statuses whose posting time counts against an account's cap and interval.
 COUNTED = ("posting", "posted", "needs_review")
 DAY = timedelta(hours=24)
+#: How long the reconciliation keeps asking a platform that cannot answer before an admin is asked.
+LOOK_UP_FOR = timedelta(hours=24)
 
 
 @dataclass(frozen=True)
@@ -172,10 +176,23 @@ def claim_next(*, now: datetime | None = None, passed: set[int] | None = None) -
             assignment.planned_at = later
             db.session.flush()
             continue
-        assignment.status = "posting"
-        assignment.posting_started_at = now
-        assignment.attempts += 1
-        assignment.post_tag = assignment.post_tag or f"cf{assignment.id}{secrets.token_hex(4)}"
+        # Conditional, on top of the row lock: whatever the database's locking, only the worker that
+        # moves it from approved takes it.
+        taken = db.session.execute(
+            update(Assignment)
+            .where(Assignment.id == assignment.id, Assignment.status == "approved")
+            .values(
+                status="posting",
+                posting_started_at=now,
+                attempts=Assignment.attempts + 1,
+                post_tag=func.coalesce(Assignment.post_tag, f"cf{assignment.id}{secrets.token_hex(4)}"),
+                updated_at=utcnow(),
+            )
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        db.session.refresh(assignment)
+        if not taken:
+            continue
         # The short link the post carries is committed with the claim: if this worker dies mid-post, the
         # reconciliation looks for the very same link on the platform.
         links.get_or_create_link(assignment.partner_id, assignment.asset_id)
@@ -365,10 +382,35 @@ def reconcile_stuck(*, now: datetime | None = None) -> dict[str, int]:
         Assignment.status == "posting", Assignment.posting_started_at < cutoff
     )
     for assignment_id in list(db.session.scalars(statement.order_by(Assignment.id).limit(100))):
-        outcome = _reconcile_one(assignment_id, cutoff, now)
+        try:
+            outcome = _reconcile_one(assignment_id, cutoff, now)
+        except Exception:
+            # A bug, not a platform answer: this assignment waits for an admin, and it does not stop
+            # the run (nor every later run) from settling and posting the others.
+            db.session.rollback()
+            log.exception("reconciling assignment %d failed unexpectedly", assignment_id)
+            outcome = _give_up_looking(assignment_id, cutoff)
         db.session.commit()
         outcomes[outcome] = outcomes.get(outcome, 0) + 1
     return outcomes
+
+
+def _give_up_looking(assignment_id: int, cutoff: datetime) -> str:
+    moved = db.session.execute(
+        update(Assignment)
+        .where(
+            Assignment.id == assignment_id,
+            Assignment.status == "posting",
+            Assignment.posting_started_at < cutoff,
+        )
+        .values(
+            status="needs_review",
+            last_error="a worker stopped during the post and looking it up failed: check it",
+            updated_at=utcnow(),
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    return "review" if moved else "busy"
 
 
 def _reconcile_one(assignment_id: int, cutoff: datetime, now: datetime) -> str:
@@ -386,34 +428,34 @@ def _reconcile_one(assignment_id: int, cutoff: datetime, now: datetime) -> str:
         else None
     )
     if account is None:
-        assignment.status, assignment.last_error = "needs_review", "the account was removed during the post"
-        db.session.flush()
-        return "review"
+        return _record_review(assignment, "the account was removed during the post")
     asset = db.session.get(Asset, assignment.asset_id)
     post = build_post(assignment, asset, accounts.settings_of(account).target)
     try:
         found = _look_up(assignment, account, post, now)
     except CannotFind:
-        assignment.status = "needs_review"
-        assignment.last_error = (
-            "a worker stopped during the post and this platform cannot be searched: check it"
-        )
-        db.session.flush()
-        return "review"
+        return _record_review(assignment, "this platform cannot be searched: check it")
     except AuthError as error:
         accounts.mark_needs_reconnect(account, error.message)
-        assignment.status = "needs_review"
-        assignment.last_error = (
-            "a worker stopped during the post and the account must be reconnected to check"
-        )
-        db.session.flush()
-        return "review"
-    except PublishError:
-        return "later"  # the platform cannot answer now: looked up again at the next run
+        return _record_review(assignment, "the account must be reconnected to check")
+    except TransientError as error:
+        if assignment.posting_started_at > now - LOOK_UP_FOR:
+            return "later"  # the platform cannot answer now: looked up again at the next run
+        return _record_review(assignment, f"it could not be looked up: {error.message}")
+    except PublishError as error:  # an answer we cannot read: asking again would not help
+        return _record_review(assignment, f"looking it up failed: {error.message}")
     if found is not None:
         return _record_posted(assignment, found, now)
     error = TransientError("a worker stopped during the post, and the post is not on the platform")
     return _record_retry(assignment, error, now)
+
+
+def _record_review(assignment: Assignment, why: str) -> str:
+    """An admin decides: the post of a worker that stopped mid-post may or may not be on the platform."""
+    assignment.status = "needs_review"
+    assignment.last_error = f"a worker stopped during the post and {why}"[:1000]
+    db.session.flush()
+    return "review"
 
 
 def count_posted_since(account_id: int, since: datetime) -> int:
