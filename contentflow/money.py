@@ -3,7 +3,8 @@ type, one display filter."""
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+import re
+from decimal import ROUND_HALF_UP, Decimal
 
 from flask_babel import format_currency
 from flask_babel import gettext as _
@@ -14,6 +15,8 @@ CENT = Decimal("0.01")
 #: Beyond a billion euros an amount typed by a person is a typo (and past Decimal's exact range the
 #: rounding itself would fail).
 MAX_TYPED_EUROS = Decimal(1_000_000_000)
+#: An amount as people type it once spaces are gone and the comma is a point: ``-12.50``, ``.5``, ``12.``.
+TYPED_AMOUNT = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)")
 
 
 def round_half_up(value: Decimal) -> int:
@@ -43,10 +46,8 @@ def parse_euros(raw: str | None, *, allow_negative: bool = False, allow_zero: bo
     """
     shown = (raw or "").strip()[:40]
     text = shown.replace(" ", "").replace("\u00a0", "").replace("\u202f", "").replace(",", ".")
-    try:
-        amount = Decimal(text)
-    except InvalidOperation:
-        amount = Decimal("NaN")
+    # Plain ASCII digits only: Decimal alone would also take 1e3, 1_000 or other scripts' digits.
+    amount = Decimal(text) if TYPED_AMOUNT.fullmatch(text) else Decimal("NaN")
     if not amount.is_finite() or amount.as_tuple().exponent < -2 or abs(amount) >= MAX_TYPED_EUROS:
         raise ValidationError(
             _("Not an amount: %(raw)s. Enter an amount in euros, like 12.50.", raw=shown),

@@ -4,12 +4,15 @@ layered) hold. CI runs ``lint-imports`` too; this test says which import broke t
 
 from __future__ import annotations
 
+import configparser
 import subprocess
 import sys
 from pathlib import Path
 
 import grimp
 import pytest
+
+import plugins
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("contentflow", "plugins")
@@ -88,6 +91,19 @@ def test_import_linter_contracts_hold():
         timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("contract", "key"),
+    [("core-never-imports-a-plugin", "forbidden_modules"), ("plugins-are-independent", "modules")],
+)
+def test_import_linter_contracts_name_every_plugin_of_the_one_list(contract, key):
+    """setup.cfg cannot read ``plugins.FLAGS``: a plugin added to the list but not to a contract would be
+    free to break it unnoticed."""
+    config = configparser.ConfigParser()
+    config.read(ROOT / "setup.cfg")
+    named = config[f"importlinter:contract:{contract}"][key].split()
+    assert named == [f"plugins.{name}" for name in plugins.AVAILABLE]
 
 
 def test_the_cycle_finder_finds_a_cycle():

@@ -17,6 +17,7 @@ of ``cpc_cents`` is right even without an ``is_billable`` filter. Figures: ``ben
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import secrets
@@ -28,7 +29,7 @@ from functools import lru_cache
 import redis
 from crawleruseragents import is_crawler
 from flask import Flask, current_app
-from sqlalchemy import select, text, tuple_
+from sqlalchemy import func, select, text, tuple_
 
 from contentflow.extensions import db
 from contentflow.models import Click
@@ -210,6 +211,14 @@ def _log_fallback(visit: Visit, error: Exception) -> None:
 
 
 def _is_repeat_in_database(target: LinkTarget, visit: Visit, window_seconds: int) -> bool:
+    """Whether the visitor has a billable click on the link within the window. On PostgreSQL it first
+    takes a transaction lock on (link, visitor), held until the caller commits the click, so racing
+    visits of one visitor (a double click) check one after the other and only the first is billable;
+    SQLite serialises writers already (``BEGIN IMMEDIATE``)."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        key = f"click-repeat:{target.link_id}:{visit.visitor_hash}".encode()
+        lock_id = int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "big", signed=True)
+        db.session.execute(select(func.pg_advisory_xact_lock(lock_id)))
     since = visit.created_at - timedelta(seconds=window_seconds)
     query = select(Click.id).where(
         Click.short_link_id == target.link_id,

@@ -27,7 +27,16 @@ def test_round_half_up_rounds_halves_away_from_zero(value, rounded):
 
 
 @pytest.mark.parametrize(
-    ("raw", "cents"), [("12.5", 1250), ("12,50", 1250), (" 0.01 ", 1), ("-3", -300), ("1 000", 100000)]
+    ("raw", "cents"),
+    [
+        ("12.5", 1250),
+        ("12,50", 1250),
+        (" 0.01 ", 1),
+        ("-3", -300),
+        ("1 000", 100000),
+        ("+5", 500),
+        (",5", 50),
+    ],
 )
 def test_parse_euros_reads_what_an_admin_types(raw, cents):
     assert parse_euros(raw, allow_negative=True) == cents
@@ -39,7 +48,10 @@ def test_parse_euros_refuses_what_is_not_a_positive_cent_amount(raw):
         parse_euros(raw)
 
 
-@pytest.mark.parametrize("raw", ["1e99", "1000000000", "-1000000000", "12.5.3", "1,2,3"])
+@pytest.mark.parametrize(
+    "raw",
+    ["1e99", "1e2", "1_000", "0x10", "\u0661\u0662", "1000000000", "-1000000000", "12.5.3", "1,2,3", "."],
+)
 def test_parse_euros_refuses_what_no_person_means(raw):
     with pytest.raises(ValidationError) as refused:
         parse_euros(raw, allow_negative=True)

@@ -12,7 +12,9 @@ from cryptography.fernet import Fernet
 from dotenv import dotenv_values
 
 from contentflow import create_app
+from contentflow.platforms import PLATFORMS
 from contentflow.settings import (
+    PLATFORM_ENDPOINTS,
     PRODUCTION_SECRETS,
     ROOT,
     SETTINGS,
@@ -303,3 +305,8 @@ def test_env_example_values_are_the_defaults():
     example = {name: value or "" for name, value in dotenv_values(ENV_EXAMPLE).items()}
 
     assert load_settings(example) == load_settings({})
+
+
+def test_every_platform_of_the_one_list_has_its_oauth_settings():
+    """``platforms.PLATFORMS`` is the list; the endpoints are per-platform data that must follow it."""
+    assert sorted(PLATFORM_ENDPOINTS) == sorted(platform.upper() for platform in PLATFORMS)
