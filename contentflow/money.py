@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from decimal import ROUND_HALF_UP, Decimal
 
-from flask_babel import format_currency
+from flask_babel import format_currency, format_decimal
 from flask_babel import gettext as _
 
 from contentflow.errors import ValidationError
@@ -32,6 +32,17 @@ def to_cents(amount: Decimal) -> int:
 def share_cents(amount_cents: int, bps: int | Decimal) -> int:
     """``bps`` basis points of ``amount_cents``, rounded half-up to the cent."""
     return round_half_up(Decimal(amount_cents) * Decimal(bps) / 10000)
+
+
+def fraction_to_bps(fraction: Decimal) -> int:
+    """A setting's fraction (``0.40``, as in the environment) -> basis points (4000), rounded half-up."""
+    return round_half_up(Decimal(fraction) * 10000)
+
+
+def format_percent(fraction: Decimal) -> str:
+    """A fraction as the percent people read, in their language (0.40 -> ``40``, 0.125 -> ``12,5`` in
+    French), exact to the basis point: never a float."""
+    return format_decimal(Decimal(fraction_to_bps(fraction)) / 100)
 
 
 def from_cents(cents: int) -> Decimal:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from decimal import Decimal
 from urllib.parse import urlsplit
 
 from flask import current_app
@@ -20,7 +19,7 @@ from sqlalchemy import select
 from contentflow.errors import NotFound, ValidationError
 from contentflow.extensions import db
 from contentflow.models import Asset, Offer
-from contentflow.money import round_half_up
+from contentflow.money import fraction_to_bps
 from contentflow.services import assets, assignments, balances
 from contentflow.services.assignments import AssignmentOutcome
 from plugins.byop.models import Submission
@@ -98,7 +97,7 @@ def default_offer() -> Offer | None:
 
 def default_revshare_bps() -> int:
     """``BYOP_DEFAULT_REVSHARE_PCT`` (a fraction, 0.40) in basis points (4000)."""
-    return round_half_up(Decimal(current_app.config["BYOP_DEFAULT_REVSHARE_PCT"]) * 10000)
+    return fraction_to_bps(current_app.config["BYOP_DEFAULT_REVSHARE_PCT"])
 
 
 def create_submission(

@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from decimal import Decimal
 from typing import Any
 
 from flask import Blueprint, Response, current_app, flash, render_template, request, url_for
-from flask_babel import format_decimal
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -19,7 +17,7 @@ from contentflow.errors import ValidationError
 from contentflow.extensions import db
 from contentflow.htmx import is_partial_request, redirect_to, render_page_or_partial
 from contentflow.models import Partner
-from contentflow.money import format_money, parse_euros
+from contentflow.money import format_money, format_percent, parse_euros
 from contentflow.plugin import plugin_registry
 from contentflow.services import balances, payout_details, payouts
 from plugins.earnings import charts
@@ -51,7 +49,7 @@ def signed_in_partner() -> Partner | None:
 def referral_percent() -> str:
     """``REFERRAL_BONUS_PCT`` as the percent people read, in their language (0.10 -> ``10``, 0.125 ->
     ``12,5`` in French): a Decimal, never a float."""
-    return format_decimal(Decimal(referrals.bonus_bps()) / 100)
+    return format_percent(current_app.config["REFERRAL_BONUS_PCT"])
 
 
 def payout_terms() -> dict[str, Any]:
@@ -61,7 +59,7 @@ def payout_terms() -> dict[str, Any]:
         "minimum_cents": payouts.minimum_cents(),
         "approval_cents": payouts.approval_threshold_cents(),
         "method_names": [str(METHOD_LABELS.get(method, method)) for method in config["PAYOUT_METHODS"]],
-        "reserve_percent": int(config["PAYOUT_RESERVE_PCT"] * 100),
+        "reserve_percent": format_percent(config["PAYOUT_RESERVE_PCT"]),
         "release_days": config["PAYOUT_RELEASE_DAYS"],
         "has_referral_bonus": referrals.bonus_bps() > 0 and referrals.bonus_days() > 0,
         "referral_percent": referral_percent(),
@@ -96,7 +94,7 @@ def faq():
         balances=balances.get_balances(partner.id) if partner else None,
         share_link=referrals.share_link(partner) if partner else None,
         has_publish=plugin_registry().is_enabled("publish"),
-        byop_percent=int(current_app.config["BYOP_DEFAULT_REVSHARE_PCT"] * 100),
+        byop_percent=format_percent(current_app.config["BYOP_DEFAULT_REVSHARE_PCT"]),
         **payout_terms(),
     )
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from flask_babel import force_locale
 
 from contentflow.errors import ValidationError
-from contentflow.money import parse_euros, round_half_up
+from contentflow.money import format_percent, fraction_to_bps, parse_euros, round_half_up
 
 
 @pytest.mark.parametrize(
@@ -61,3 +62,17 @@ def test_parse_euros_refuses_what_no_person_means(raw):
 def test_parse_euros_takes_zero_only_when_allowed():
     assert parse_euros("0", allow_zero=True) == 0
     assert parse_euros("0,00", allow_zero=True) == 0
+
+
+@pytest.mark.parametrize(
+    ("fraction", "bps"),
+    [("0.40", 4000), ("0.12345", 1235), ("0.12344", 1234), ("0", 0), ("1", 10000)],
+)
+def test_a_settings_fraction_becomes_basis_points_rounded_half_up(fraction, bps):
+    assert fraction_to_bps(Decimal(fraction)) == bps
+
+
+@pytest.mark.parametrize(("locale", "shown"), [("en", "12.5"), ("fr", "12,5")])
+def test_a_fraction_is_shown_as_a_percent_in_the_readers_language(app, locale, shown):
+    with app.test_request_context(), force_locale(locale):
+        assert format_percent(Decimal("0.125")) == shown

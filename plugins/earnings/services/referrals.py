@@ -25,7 +25,7 @@ from sqlalchemy.orm import aliased
 from contentflow.extensions import db
 from contentflow.models import LedgerEntry, Partner
 from contentflow.models.base import insert_or_skip, utcnow
-from contentflow.money import share_cents
+from contentflow.money import fraction_to_bps, share_cents
 from contentflow.services import ledger
 from plugins.earnings.models import EarningsReferralBonus
 from plugins.earnings.services.labels import mask_email
@@ -61,7 +61,7 @@ class ReferralSummary:
 
 def bonus_bps() -> int:
     """``REFERRAL_BONUS_PCT`` in basis points (0.10 -> 1000)."""
-    return int(Decimal(current_app.config["REFERRAL_BONUS_PCT"]) * 10000)
+    return fraction_to_bps(current_app.config["REFERRAL_BONUS_PCT"])
 
 
 def bonus_days() -> int:
