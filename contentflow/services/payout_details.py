@@ -18,7 +18,7 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from contentflow.errors import Conflict, ValidationError
+from contentflow.errors import ValidationError
 from contentflow.extensions import db
 from contentflow.models import AdminUser, Partner, Payout
 from contentflow.money import from_cents
@@ -91,15 +91,48 @@ def masked_destination(partner: Partner, method: str) -> str | None:
     return None
 
 
-def _has_open_payout(partner_id: str) -> bool:
-    return (
-        db.session.scalar(
-            select(Payout.id)
-            .where(Payout.partner_id == partner_id, Payout.status.in_(("requested", "approved")))
-            .limit(1)
+def destination_of(partner: Partner, method: str) -> dict[str, str] | None:
+    """The partner's current details for ``method`` as a payout's snapshot columns, or None when they
+    have none: what a payout requested now is paid to."""
+    if method == "paypal" and partner.payout_paypal_email:
+        return {"destination_paypal_email": partner.payout_paypal_email}
+    if method == "bank" and partner.payout_iban and partner.payout_account_holder:
+        return {
+            "destination_iban": partner.payout_iban,
+            "destination_account_holder": partner.payout_account_holder,
+        }
+    return None
+
+
+def _send_open_payouts_back(partner: Partner, method: str) -> list[int]:
+    """After a change of the partner's ``method`` details: each open payout of that method counts the
+    change and remembers the new details (masked); an approved one goes back to approval, since it would
+    still pay its snapshot. Audit-logged per payout. Returns the ids of the payouts concerned."""
+    open_payouts = db.session.scalars(
+        select(Payout)
+        .where(
+            Payout.partner_id == partner.id,
+            Payout.method == method,
+            Payout.status.in_(("requested", "approved")),
         )
-        is not None
-    )
+        .order_by(Payout.id)
+        .with_for_update()
+    ).all()
+    changed_to = masked_destination(partner, method)
+    for payout in open_payouts:
+        before = payout.status
+        payout.details_change_count += 1
+        payout.details_changed_to = changed_to
+        payout.status, payout.decided_at, payout.decided_by_admin_id = "requested", None, None
+        audit.record(
+            "payout.details_changed",
+            actor=f"partner:{partner.id}",
+            target_type="payout",
+            target_id=payout.id,
+            details={"before": {"status": before}, "after": {"status": "requested"}},
+        )
+    db.session.flush()
+    return [payout.id for payout in open_payouts]
 
 
 def set_payout_details(
@@ -109,8 +142,10 @@ def set_payout_details(
     details stay. When anything changed, the partner is e-mailed (after the commit). Returns whether
     anything changed (saving the same details again is a no-op).
 
-    Raises UnknownMethod, InvalidPayoutDetails (with its ``field``), or Conflict while a withdrawal is
-    open (its money goes to the details it was requested with).
+    A withdrawal in progress keeps the destination it was requested with (its snapshot); when this
+    method's details change, its open payouts are flagged and an approved one needs a new approval (the
+    partner's row lock orders this with approvals). Raises UnknownMethod or InvalidPayoutDetails (with
+    its ``field``).
     """
     check_method(method)
     if method == "paypal":
@@ -129,17 +164,16 @@ def set_payout_details(
             )
         new = {"payout_iban": normalize_iban(iban), "payout_account_holder": holder}
     new["payout_method"] = method
+    # Locked and re-read: a withdrawal or an approval in flight for this partner finishes first.
+    partner = lock_partner(partner.id)
     if all(getattr(partner, name) == value for name, value in new.items()):
         return False
-    lock_partner(partner.id)  # a withdrawal being requested now waits, or is seen below
-    if _has_open_payout(partner.id):
-        raise Conflict(
-            _("A withdrawal is in progress: change your details once it is paid or rejected."),
-            code="details_locked",
-        )
+    destination_before = destination_of(partner, method)
     for name, value in new.items():
         setattr(partner, name, value)
     db.session.flush()
+    if destination_of(partner, method) != destination_before:
+        _send_open_payouts_back(partner, method)
     mail.queue_message(details_changed_message(partner))
     return True
 
@@ -171,32 +205,37 @@ def _cell(value: str) -> str:
 def approved_payouts_csv(method: str, admin: AdminUser) -> tuple[str, list[int]]:
     """The approved payouts of ``method`` as a payment file, and the payout ids in it. Audit-logged.
 
-    PayPal (Payouts web upload, no header row): email, amount, currency, unique id (``CF-<payout>``),
-    note. Bank (header row): name, iban, amount, currency, reference (``CF-<payout>``). Amounts are
-    ``12.34`` in EUR. Cells a spreadsheet would run as formulas start with a quote. Payouts whose
-    partner has no details for the method any more are left out. Raises UnknownMethod.
+    Each payout is paid to its snapshot (the details it was requested with), never to the partner's
+    current details: a change of those sent it back to approval. PayPal (Payouts web upload, no header
+    row): email, amount, currency, unique id (``CF-<payout>``), note. Bank (header row): name, iban,
+    amount, currency, reference (``CF-<payout>``). Amounts are ``12.34`` in EUR. Cells a spreadsheet
+    would run as formulas start with a quote. A payout without a snapshot is left out. Raises
+    UnknownMethod.
     """
     check_method(method)
-    rows = db.session.execute(
-        select(Payout, Partner)
-        .join(Partner, Partner.id == Payout.partner_id)
-        .where(Payout.status == "approved", Payout.method == method)
-        .order_by(Payout.id)
+    approved = db.session.scalars(
+        select(Payout).where(Payout.status == "approved", Payout.method == method).order_by(Payout.id)
     ).all()
     out = io.StringIO()
     writer = csv.writer(out)
     if method == "bank":
         writer.writerow(BANK_COLUMNS)
     included: list[int] = []
-    for payout, partner in rows:
+    for payout in approved:
         amount = str(from_cents(payout.amount_cents))
         reference = f"CF-{payout.id}"
-        if method == "paypal" and partner.payout_paypal_email:
-            row = [partner.payout_paypal_email, amount, "EUR", reference, f"ContentFlow payout {reference}"]
-        elif method == "bank" and partner.payout_iban and partner.payout_account_holder:
+        if method == "paypal" and payout.destination_paypal_email:
             row = [
-                partner.payout_account_holder,
-                partner.payout_iban,
+                payout.destination_paypal_email,
+                amount,
+                "EUR",
+                reference,
+                f"ContentFlow payout {reference}",
+            ]
+        elif method == "bank" and payout.destination_iban and payout.destination_account_holder:
+            row = [
+                payout.destination_account_holder,
+                payout.destination_iban,
                 amount,
                 "EUR",
                 f"ContentFlow {reference}",

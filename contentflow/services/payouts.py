@@ -5,6 +5,11 @@ credits it back (``payout:<id>:returned``), payment only settles the payout. Req
 serialised by a lock on the partner's row (PostgreSQL ``SELECT ... FOR UPDATE``; SQLite takes its write
 lock at ``BEGIN IMMEDIATE``), so two parallel requests cannot both spend the same balance. Transitions
 are conditional updates (``... WHERE status = ...``): the second of two racing admins gets a 409.
+
+A payout keeps a snapshot of its destination (``payout_details.destination_of``), and the payment file
+pays that snapshot. When the partner changes that method's details while it is open, an approved payout
+goes back to approval (``payout_details.set_payout_details``); an approval takes the same partner row
+lock and must name the number of changes its admin saw, so it cannot approve a change it never showed.
 """
 
 from __future__ import annotations
@@ -58,6 +63,10 @@ class PayoutStateConflict(Conflict):
     code = "payout_state"
 
 
+class DestinationChanged(Conflict):
+    code = "destination_changed"
+
+
 def minimum_cents() -> int:
     return to_cents(current_app.config["PAYOUT_MIN_EUR"])
 
@@ -91,7 +100,8 @@ def request_withdrawal(
     if holds.is_on_hold(partner.id, now=now):
         raise PartnerOnHold(_("Your account is on hold: withdrawals are paused. Contact support."))
     masked = payout_details.masked_destination(partner, method)
-    if masked is None:
+    destination = payout_details.destination_of(partner, method)
+    if masked is None or destination is None:
         raise MissingPayoutDetails(_("Add your payout details for this method first."))
     available = balances.get_balances(partner.id, now=now).raw_available_cents
     if amount_cents > available:
@@ -104,6 +114,7 @@ def request_withdrawal(
         amount_cents=amount_cents,
         method=method,
         details_masked=masked,
+        **destination,
         status="requested" if needs_approval else "approved",
         proposal_key=proposal_key,
         requested_at=now,
@@ -154,9 +165,26 @@ def _transition(payout_id: int, from_statuses: tuple[str, ...], **values) -> Pay
     return payout
 
 
-def approve_payout(payout_id: int, admin: AdminUser, *, now: datetime | None = None) -> Payout:
-    """An admin approves a requested payout. Audit-logged. Raises NotFound or PayoutStateConflict."""
+def approve_payout(
+    payout_id: int, admin: AdminUser, *, seen_change_count: int = 0, now: datetime | None = None
+) -> Payout:
+    """An admin approves a requested payout, to be paid to its snapshot. ``seen_change_count`` is the
+    payout's ``details_change_count`` the admin's page showed: when the partner changed their details
+    since, nothing is approved. Audit-logged.
+
+    Raises NotFound, PayoutStateConflict or DestinationChanged (409)."""
     now = now or utcnow()
+    payout = get_payout(payout_id)
+    # The lock a change of details takes: that change happens wholly before this approval or after it.
+    lock_partner(payout.partner_id)
+    db.session.refresh(payout)
+    if payout.status == "requested" and payout.details_change_count != seen_change_count:
+        raise DestinationChanged(
+            _(
+                "The partner changed their payout details while you were looking: "
+                "check the destination and approve again."
+            )
+        )
     payout = _transition(
         payout_id, ("requested",), status="approved", decided_at=now, decided_by_admin_id=admin.id
     )
@@ -165,7 +193,11 @@ def approve_payout(payout_id: int, admin: AdminUser, *, now: datetime | None = N
         admin=admin,
         target_type="payout",
         target_id=payout.id,
-        details=_change("requested", "approved"),
+        details={
+            **_change("requested", "approved"),
+            # Approved knowing the partner changed their details since the request.
+            **({"details_changes_seen": seen_change_count} if seen_change_count else {}),
+        },
     )
     return payout
 
@@ -174,15 +206,27 @@ def mark_paid(payout_id: int, admin: AdminUser, reference: str, *, now: datetime
     """An admin records that an approved payout was sent, with the transfer's ``reference``. No money
     moves in the ledger (the request already debited it). Audit-logged.
 
-    Raises ValidationError (no reference), NotFound or PayoutStateConflict."""
+    Raises ValidationError (no reference), NotFound, PayoutStateConflict, or DestinationChanged when a
+    change of the partner's details sent it back to approval."""
     reference = (reference or "").strip()
     if not reference or len(reference) > 120:
         raise ValidationError(
             _("Give the transfer's reference (120 characters at most)."), code="reference_required"
         )
-    payout = _transition(
-        payout_id, ("approved",), status="paid", paid_at=now or utcnow(), reference=reference
-    )
+    try:
+        payout = _transition(
+            payout_id, ("approved",), status="paid", paid_at=now or utcnow(), reference=reference
+        )
+    except PayoutStateConflict:
+        stale = get_payout(payout_id)
+        if stale.status == "requested" and stale.details_change_count:
+            raise DestinationChanged(
+                _(
+                    "The partner changed their payout details after the approval: "
+                    "check the destination and approve again before paying."
+                )
+            ) from None
+        raise
     audit.record(
         "payout.pay",
         admin=admin,

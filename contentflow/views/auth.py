@@ -1,8 +1,9 @@
-"""Partner sign-in by magic link: landing, request, confirmation (a GET never burns a token), sign-out."""
+"""Partner sign-in by magic link: landing (``/`` leads there), request, confirmation (a GET never burns a
+token), sign-out."""
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, make_response, render_template, request, session, url_for
+from flask import Blueprint, current_app, make_response, redirect, render_template, request, session, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -32,6 +33,13 @@ class TokenForm(FlaskForm):
 
 def _email_key() -> str:
     return "email:" + (request.form.get("email") or "").strip().lower()[:254]
+
+
+@bp.get("/")
+def home():
+    """The site's root is the partners' landing; a referral code comes along."""
+    ref = request.args.get("ref")
+    return redirect(url_for("auth.landing", ref=ref) if ref else url_for("auth.landing"))
 
 
 @bp.get("/partners")

@@ -84,6 +84,18 @@ def test_pages_carry_no_inline_script(client, db):
     assert not re.search(r"\son[a-z]+=", page)
 
 
+# --- the site's root ------------------------------------------------------------------------------------
+
+
+def test_root_leads_to_the_partners_landing(client, db):
+    response = client.get("/")
+    assert (response.status_code, response.headers["Location"]) == (302, "/partners")
+
+
+def test_root_keeps_a_referral_code(client, db):
+    assert client.get("/?ref=abc123").headers["Location"] == "/partners?ref=abc123"
+
+
 # --- error pages ---------------------------------------------------------------------------------------
 
 

@@ -3,6 +3,7 @@ services check every transition and write the audit record."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 from flask import Response, abort, current_app, flash, request, url_for
@@ -13,7 +14,7 @@ from flask_wtf import FlaskForm
 from wtforms import StringField
 
 from contentflow.auth import admin_required
-from contentflow.errors import DomainError
+from contentflow.errors import DomainError, ValidationError
 from contentflow.extensions import db
 from contentflow.htmx import is_partial_request, redirect_to, render_page_or_partial
 from contentflow.models import Payout
@@ -23,6 +24,20 @@ from contentflow.views.admin import bp
 
 NAV = (NavItem(_l("Payouts"), "admin.payouts", "admin", 40),)
 STATUSES = ("requested", "approved", "paid", "rejected")
+SEEN_CHANGES = re.compile(r"[0-9]{1,9}")
+
+
+class ApproveForm(FlaskForm):
+    """Read only: ``seen_changes`` is the payout's ``details_change_count`` the page showed."""
+
+    seen_changes = StringField()
+
+    def seen_change_count(self) -> int:
+        """Raises ValidationError unless ``seen_changes`` is a small count (missing: none seen)."""
+        raw = (self.seen_changes.data or "0").strip()
+        if not SEEN_CHANGES.fullmatch(raw):
+            raise ValidationError(_("Reload the page and approve again."), code="bad_seen_changes")
+        return int(raw)
 
 
 class PayForm(FlaskForm):
@@ -43,23 +58,26 @@ def _status_arg() -> str:
 
 
 def _payouts_response(status_code: int = 200, *, payout: Payout | None = None, error: str = ""):
-    """The payouts page, or for htmx the row of ``payout`` (with ``error`` when the action failed)."""
+    """The payouts page; for htmx the row of ``payout`` (with ``error`` when the action on it failed),
+    or the list when no payout was acted on (a GET)."""
     context = {
         "current_status": _status_arg(),
         "errors": {payout.id: error} if payout is not None and error else {},
         "status_labels": payouts.STATUS_LABELS,
     }
-    if payout is not None:
+    if payout is not None and is_partial_request():
         context["row"] = (payout, payouts.partner_email(payout))
-    if not is_partial_request():
-        context.update(
-            counts=payouts.count_by_status(),
-            rows=payouts.list_with_emails(context["current_status"]),
-            page_error=f"#{payout.id}: {error}" if payout is not None and error else "",
-            methods=current_app.config["PAYOUT_METHODS"],
+        return render_page_or_partial(
+            "admin/payouts.html", "admin/_payout_row.html", status=status_code, **context
         )
+    context.update(
+        counts=payouts.count_by_status(),
+        rows=payouts.list_with_emails(context["current_status"]),
+        page_error=f"#{payout.id}: {error}" if payout is not None and error else "",
+        methods=current_app.config["PAYOUT_METHODS"],
+    )
     return render_page_or_partial(
-        "admin/payouts.html", "admin/_payout_row.html", status=status_code, **context
+        "admin/payouts.html", "admin/_payout_list.html", status=status_code, **context
     )
 
 
@@ -89,7 +107,11 @@ def _payout_action(payout_id: int, action):
 @bp.post("/payouts/<int:payout_id>/approve")
 @admin_required
 def approve_payout(payout_id: int):
-    return _payout_action(payout_id, lambda: payouts.approve_payout(payout_id, current_user))
+    form = ApproveForm()
+    return _payout_action(
+        payout_id,
+        lambda: payouts.approve_payout(payout_id, current_user, seen_change_count=form.seen_change_count()),
+    )
 
 
 @bp.post("/payouts/<int:payout_id>/pay")
