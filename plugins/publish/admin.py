@@ -24,6 +24,8 @@ bp = admin_blueprint("publish_admin", __name__, url_prefix="/admin/publish")
 
 
 class AssignForm(FlaskForm):
+    """An asset to assign on a platform, to one partner or to every partner with an account there."""
+
     asset_id = StringField(_l("Asset id"), validators=[DataRequired(), Length(max=12)])
     platform = SelectField(_l("Platform"), choices=[SelectChoice(p, p.capitalize()) for p in PLATFORMS])
     email = StringField(
@@ -61,6 +63,7 @@ def _queue_page(status_code: int = 200, *, form: AssignForm | None = None, notic
 
 @bp.get("/")
 def home():
+    """The admin queue, filtered by status; the partial polls itself while any assignment moves."""
     return _queue_page()
 
 
@@ -74,6 +77,7 @@ def _after(notice: str):
 
 @bp.post("/assign")
 def assign():
+    """Assign an asset to one partner (by e-mail) or to all; says how many were made and skipped."""
     form = AssignForm()
     if not form.validate_on_submit():
         return _queue_page(400, form=form)
@@ -99,6 +103,7 @@ def assign():
 
 @bp.post("/<int:assignment_id>/retry")
 def retry(assignment_id: int):
+    """Send a failed or unchecked assignment back to the queue (409 from another status)."""
     try:
         queue.retry(assignment_id, current_user)
     except DomainError as error:
@@ -109,6 +114,7 @@ def retry(assignment_id: int):
 
 @bp.post("/<int:assignment_id>/cancel")
 def cancel(assignment_id: int):
+    """Cancel an assignment not posted nor being posted (409 otherwise)."""
     try:
         queue.cancel(assignment_id, current_user)
     except DomainError as error:

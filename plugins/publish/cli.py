@@ -43,4 +43,5 @@ def create(asset_id: str, email: str, platform: str, approve: bool) -> None:
 
 
 def register_cli(app: Flask) -> None:
+    """Add ``flask assignments`` to the app (the plugin's ``setup``)."""
     app.cli.add_command(assignments)

@@ -13,6 +13,8 @@ from contentflow.models.base import BigIntId, UTCDateTime, utcnow
 
 
 class AccountSettings(db.Model):
+    """One per connected account, made with the defaults when first needed."""
+
     __tablename__ = "publish_account_settings"
 
     account_id: Mapped[int] = mapped_column(

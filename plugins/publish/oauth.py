@@ -88,6 +88,22 @@ def finish(platform: Platform, args: dict[str, str]) -> dict[str, Any]:
 
     Raises ConnectFailed: the partner refused, the state is wrong or stale (a forged or replayed callback),
     or the token URL did not answer with a token. The flow is used once, whatever the outcome."""
+    flow = _take_flow(platform, args)
+    code = args.get("code", "")
+    if not code or len(code) > 2048:
+        raise ConnectFailed(_("%(platform)s sent no authorization code.", platform=platform.label))
+    token = _exchange_code(platform, code, flow.get("verifier"))
+    module = publisher(platform.name)
+    if hasattr(module, "finish_token"):
+        token = _platform_step(platform, module.finish_token, token)
+    if not token.get("access_token"):
+        raise ConnectFailed(_("%(platform)s answered without an access token.", platform=platform.label))
+    return dict(token)
+
+
+def _take_flow(platform: Platform, args: dict[str, str]) -> dict[str, Any]:
+    """The session's flow for ``platform``, removed from it, once the callback is shown to answer it and
+    to carry no refusal. Raises ConnectFailed."""
     flows = dict(session.get(SESSION_KEY) or {})
     flow = flows.pop(platform.name, None)
     session[SESSION_KEY] = flows
@@ -108,12 +124,14 @@ def finish(platform: Platform, args: dict[str, str]) -> dict[str, Any]:
                 why=args["error"][:100],
             )
         )
-    code = args.get("code", "")
-    if not code or len(code) > 2048:
-        raise ConnectFailed(_("%(platform)s sent no authorization code.", platform=platform.label))
+    return flow
+
+
+def _exchange_code(platform: Platform, code: str, verifier: str | None) -> dict[str, Any]:
+    """The token the platform gives for ``code``. Raises ConnectFailed."""
     client = _client(platform, redirect_uri=callback_url(platform))
     try:
-        token = client.fetch_token(platform.token_url, code=code, code_verifier=flow.get("verifier"))
+        return client.fetch_token(platform.token_url, code=code, code_verifier=verifier)
     except (OAuthError, requests.RequestException, ValueError) as error:
         log.warning(
             "oauth code exchange failed", extra={"platform": platform.name, "error": type(error).__name__}
@@ -125,12 +143,6 @@ def finish(platform: Platform, args: dict[str, str]) -> dict[str, Any]:
                 why=type(error).__name__,
             )
         ) from None
-    module = publisher(platform.name)
-    if hasattr(module, "finish_token"):
-        token = _platform_step(platform, module.finish_token, token)
-    if not token.get("access_token"):
-        raise ConnectFailed(_("%(platform)s answered without an access token.", platform=platform.label))
-    return dict(token)
 
 
 def identify(platform: Platform, access_token: str) -> tuple[str, str]:

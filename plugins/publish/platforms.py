@@ -126,4 +126,5 @@ def get_platform(name: str) -> Platform:
 
 
 def all_platforms() -> list[Platform]:
+    """Every platform, in the core's order, as this app is configured for it."""
     return [get_platform(name) for name in PLATFORMS]

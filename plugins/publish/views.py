@@ -26,6 +26,8 @@ bp = Blueprint("publish", __name__, url_prefix="/publish")
 
 
 class AccountSettingsForm(FlaskForm):
+    """How the partner wants one account used: cap, interval, autopublish, where to post."""
+
     daily_cap = IntegerField(
         _l("Posts a day at most"), validators=[InputRequired(), NumberRange(0, MAX_DAILY_CAP)]
     )
@@ -75,12 +77,14 @@ def _accounts_page(status: int = 200, *, errors: dict[int, str] | None = None, f
 @bp.get("/accounts")
 @partner_required
 def accounts_page():
+    """The partner's connected accounts, with each one's settings form (page or partial)."""
     return _accounts_page()
 
 
 @bp.get("/connect/<platform>")
 @partner_required
 def connect(platform: str):
+    """Send the partner to the platform's authorize page (404 for an unknown platform)."""
     chosen = _platform_or_404(platform)
     if not chosen.is_configured:
         flash(_("%(platform)s is not configured on this server yet.", platform=chosen.label), "info")
@@ -91,6 +95,7 @@ def connect(platform: str):
 @bp.get("/callback/<platform>")
 @partner_required
 def callback(platform: str):
+    """The platform's answer: store the account and its token, then back to the accounts page."""
     chosen = _platform_or_404(platform)
     token = oauth.finish(chosen, request.args.to_dict())  # ConnectFailed: a 400 page saying why
     external_id, handle = oauth.identify(chosen, token["access_token"])
@@ -103,6 +108,7 @@ def callback(platform: str):
 @bp.post("/accounts/<int:account_id>/settings")
 @partner_required
 def save_settings(account_id: int):
+    """Save one of the partner's accounts' settings (400 with the form on bad input)."""
     account = accounts.get_own(current_user.id, account_id)
     form = AccountSettingsForm()
     if not form.validate_on_submit():
@@ -128,6 +134,7 @@ def save_settings(account_id: int):
 @bp.post("/accounts/<int:account_id>/<any(pause, resume):action>")
 @partner_required
 def switch_account(account_id: int, action: str):
+    """Pause or resume one of the partner's accounts. Idempotent."""
     account = accounts.get_own(current_user.id, account_id)
     accounts.set_enabled(account, action == "resume")
     db.session.commit()
@@ -137,6 +144,7 @@ def switch_account(account_id: int, action: str):
 @bp.post("/accounts/<int:account_id>/disconnect")
 @partner_required
 def disconnect(account_id: int):
+    """Disconnect one of the partner's accounts: token revoked where possible, unposted work skipped."""
     account = accounts.get_own(current_user.id, account_id)
     label, handle = get_platform(account.platform).label, account.handle
     accounts.disconnect(account)
@@ -173,12 +181,14 @@ def _queue_page(status: int = 200, error: str = ""):
 @bp.get("/queue")
 @partner_required
 def queue_page():
+    """The partner's assignments, live ones first; the partial polls itself while any moves."""
     return _queue_page()
 
 
 @bp.post("/queue/<int:assignment_id>/<any(approve, skip):action>")
 @partner_required
 def review(assignment_id: int, action: str):
+    """The partner approves or skips a pending assignment (409 when it moved meanwhile)."""
     assignment = queue.get_own(current_user.id, assignment_id)
     try:
         queue.approve(assignment) if action == "approve" else queue.skip(assignment)

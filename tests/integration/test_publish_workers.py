@@ -1,22 +1,28 @@
 """Posting under real conditions: two workers racing on the same due assignments on PostgreSQL post each
 once and keep the cap; a real ``flask rq worker`` killed with SIGKILL in the middle of a post leaves it to
-the reconciliation, which finds the post instead of posting it again. Reddit is a fake over real HTTP."""
+the reconciliation, which finds the post instead of posting it again. Reddit is a fake over real HTTP.
+
+No sleeping: the racing workers meet while each holds a claim in progress (a barrier in the hold check,
+which runs with the assignment's row locked), and the killed worker is known gone when its process
+descriptors say so."""
 
 from __future__ import annotations
 
 import os
+import select
 import signal
 import subprocess
 import threading
-import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+import sqlalchemy as sa
 
 from contentflow.models import Assignment, PartnerAccount
 from contentflow.queueing import enqueue
+from contentflow.services import holds
 from plugins.publish.jobs import publish_due
 from tests.integration.conftest import FLASK, ROOT
 from tests.publish.conftest import FakeReddit, reddit_settings
@@ -67,7 +73,7 @@ def seed(session, count: int, *, daily_cap: int = 50):
 
 def statuses(session) -> list[str]:
     session.expire_all()
-    return [a.status for a in session.scalars(select(Assignment).order_by(Assignment.id))]
+    return [a.status for a in session.scalars(sa.select(Assignment).order_by(Assignment.id))]
 
 
 def race(app, runs: int = 2) -> list[str]:
@@ -87,53 +93,95 @@ def race(app, runs: int = 2) -> list[str]:
     return results
 
 
+class Meeting:
+    """The racing workers' first claims meet: each waits in the hold check, which ``claim_next`` makes
+    with the assignment it found row-locked and not yet taken, until the other is there too. So both are
+    claiming at the same moment, every run; a claim that let both find the same assignment shows as a
+    double post."""
+
+    def __init__(self, check: Callable[..., bool], workers: int = 2) -> None:
+        self.check = check
+        self.barrier = threading.Barrier(workers, timeout=30)
+        self.lock = threading.Lock()
+        self.met: set[int] = set()
+
+    def __call__(self, partner_id: str, *, now: datetime | None = None) -> bool:
+        with self.lock:
+            is_first = threading.get_ident() not in self.met
+            self.met.add(threading.get_ident())
+        if is_first:
+            self.barrier.wait()
+        return self.check(partner_id, now=now)
+
+
 @pytest.fixture
-def slow_reddit(httpserver) -> FakeReddit:
-    fake = FakeReddit(httpserver)
-    submit = fake.submit
-
-    def slowly(request):
-        time.sleep(0.05)  # long enough for the other worker to look for work meanwhile
-        return submit(request)
-
-    httpserver.clear_all_handlers()
-    httpserver.expect_request("/api/submit", method="POST").respond_with_handler(slowly)
-    httpserver.expect_request("/user/pat_r/submitted", method="GET").respond_with_handler(fake.listing)
-    return fake
+def meeting(monkeypatch) -> Meeting:
+    meeting = Meeting(holds.is_on_hold)
+    monkeypatch.setattr(holds, "is_on_hold", meeting)
+    return meeting
 
 
-def test_two_workers_racing_post_each_assignment_once(reddit_app, committed, slow_reddit):
+@pytest.fixture
+def reddit(httpserver) -> FakeReddit:
+    return FakeReddit(httpserver)
+
+
+def test_two_workers_racing_post_each_assignment_once(reddit_app, committed, reddit, meeting):
     if committed.engine.dialect.name != "postgresql":
         pytest.skip("row locks are what this proves: PostgreSQL only")
     seed(committed.session, 6)
     results = race(reddit_app)
     assert len(results) == 2
+    assert "posting" not in statuses(committed.session)
+    assert len(reddit.submissions) == statuses(committed.session).count("posted")
+    # A worker passes over an assignment whose account the other had locked: the next run posts it.
+    with reddit_app.app_context():
+        publish_due(NOW.isoformat())
     assert statuses(committed.session) == ["posted"] * 6
-    urls = [form["url"] for form in slow_reddit.submissions]
+    urls = [form["url"] for form in reddit.submissions]
     assert len(urls) == 6 == len(set(urls))
 
 
-def test_two_workers_racing_keep_the_accounts_daily_cap(reddit_app, committed, slow_reddit):
+def test_two_workers_racing_keep_the_accounts_daily_cap(reddit_app, committed, reddit, meeting):
     if committed.engine.dialect.name != "postgresql":
         pytest.skip("row locks are what this proves: PostgreSQL only")
-    seed(committed.session, 5, daily_cap=2)
-    race(reddit_app)
-    assert sorted(statuses(committed.session)) == ["approved"] * 3 + ["posted"] * 2
-    assert len(slow_reddit.submissions) == 2
+    seed(committed.session, 4, daily_cap=1)
+    results = race(reddit_app)
+    assert len(results) == 2
+    assert sorted(statuses(committed.session)) == ["approved"] * 3 + ["posted"]
+    assert len(reddit.submissions) == 1
 
 
-def kill_tree(pid: int) -> None:
-    """SIGKILL ``pid`` and every process below it (Linux /proc), children first."""
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and every process below it (Linux /proc), children first."""
     try:
         children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
     except OSError:
         children = []
-    for child in children:
-        kill_tree(int(child))
+    return [below for child in children for below in process_tree(int(child))] + [pid]
+
+
+def kill_tree(pid: int) -> None:
+    """SIGKILL ``pid`` and every process below it, children first, and return once all have ended: a
+    process descriptor becomes readable when its process ends, so nothing is slept."""
+    handles = []
+    for member in process_tree(pid):
+        try:
+            handles.append(os.pidfd_open(member))
+        except ProcessLookupError:
+            continue  # already gone
     try:
-        os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
+        for handle in handles:
+            try:
+                signal.pidfd_send_signal(handle, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        for handle in handles:
+            ended, _, _ = select.select([handle], [], [], 10)
+            assert ended, "a worker process outlived SIGKILL"
+    finally:
+        for handle in handles:
+            os.close(handle)
 
 
 def test_a_worker_killed_mid_post_is_reconciled_not_reposted(reddit_app, committed, httpserver, process_env):
@@ -163,11 +211,12 @@ def test_a_worker_killed_mid_post_is_reconciled_not_reposted(reddit_app, committ
     )
     try:
         assert arrived.wait(60), "the worker never posted"
-        kill_tree(worker.pid)  # the worker and its work horse (RQ gives the horse a session of its own)
+        # The worker and its work horse (RQ gives the horse a session of its own), each gone for sure
+        # before Reddit answers: nobody is left to hear that the post was made.
+        kill_tree(worker.pid)
         worker.wait(10)
     finally:
         release.set()
-    time.sleep(0.2)  # let the fake answer the dead connection: a live horse would record the post now
     assert statuses(committed.session) == ["posting"]
     with reddit_app.app_context():
         assert publish_due((NOW + timedelta(minutes=31)).isoformat()) == "publish_due: 1 posted"

@@ -428,7 +428,7 @@ def test_the_claim_is_a_conditional_update_so_an_assignment_taken_meanwhile_is_l
         app_db.session.execute(sa.update(Assignment).where(Assignment.id == due.id).values(status="posting"))
         return False
 
-    monkeypatch.setattr(posting.holds, "is_on_hold", taken_by_another_worker)
+    monkeypatch.setattr(holds, "is_on_hold", taken_by_another_worker)
     with app_on_fake.app_context():
         assert posting.claim_next(now=NOW) is None
         app_db.session.rollback()

@@ -158,28 +158,9 @@ def call(
     headers = dict(kwargs.pop("headers", None) or {})
     if token is not None:
         headers["Authorization"] = f"Bearer {token}"
-    try:
-        response = requests.request(method, url, headers=headers, timeout=timeout, **kwargs)
-    except requests.Timeout:
-        raise TransientError("the platform did not answer in time", maybe_posted=creates) from None
-    except requests.RequestException as error:
-        # A connection that never opened sent nothing: the post cannot exist.
-        maybe = creates and not isinstance(error, requests.ConnectionError)
-        message = f"the platform is unreachable ({type(error).__name__})"
-        raise TransientError(message, maybe_posted=maybe) from None
-    status = response.status_code
-    if status >= 400 and classify is not None:
-        named = classify(response)
-        if named is not None:
-            raise named
-    if status == 429:
-        raise TransientError("rate limited by the platform", retry_after=retry_after_seconds(response))
-    if status >= 500:
-        raise TransientError(f"the platform answered {status}", maybe_posted=creates)
-    if status in auth_statuses:
-        raise AuthError(f"the platform refused the account's authorization: {error_text(response)}")
-    if status >= 400:
-        raise PermanentError(f"the platform refused the post ({status}): {error_text(response)}")
+    response = _request(method, url, creates=creates, timeout=timeout, headers=headers, **kwargs)
+    if response.status_code >= 400:
+        raise _refusal(response, creates=creates, auth_statuses=auth_statuses, classify=classify)
     if not expect_json:
         return response
     try:
@@ -188,3 +169,37 @@ def call(
         if creates:
             raise TransientError("the platform's answer was not readable", maybe_posted=True) from None
         raise PermanentError("the platform's answer was not readable (not JSON)") from None
+
+
+def _request(method: str, url: str, *, creates: bool, timeout: float, **kwargs: Any) -> requests.Response:
+    """The platform's answer, whatever its status. Raises TransientError when there is none."""
+    try:
+        return requests.request(method, url, timeout=timeout, **kwargs)
+    except requests.Timeout:
+        raise TransientError("the platform did not answer in time", maybe_posted=creates) from None
+    except requests.RequestException as error:
+        # A connection that never opened sent nothing: the post cannot exist.
+        maybe = creates and not isinstance(error, requests.ConnectionError)
+        message = f"the platform is unreachable ({type(error).__name__})"
+        raise TransientError(message, maybe_posted=maybe) from None
+
+
+def _refusal(
+    response: requests.Response,
+    *,
+    creates: bool,
+    auth_statuses: tuple[int, ...],
+    classify: Callable[[requests.Response], PublishError | None] | None,
+) -> PublishError:
+    """The error an answer of 400 or more stands for, by ``call``'s rules."""
+    named = classify(response) if classify is not None else None
+    if named is not None:
+        return named
+    status = response.status_code
+    if status == 429:
+        return TransientError("rate limited by the platform", retry_after=retry_after_seconds(response))
+    if status >= 500:
+        return TransientError(f"the platform answered {status}", maybe_posted=creates)
+    if status in auth_statuses:
+        return AuthError(f"the platform refused the account's authorization: {error_text(response)}")
+    return PermanentError(f"the platform refused the post ({status}): {error_text(response)}")

@@ -1,1 +1,2 @@
-"""The publish plugin's services: connected accounts, the assignment queue, posting."""
+"""The publish plugin's services: connected accounts, the assignment queue, and posting (``posting`` runs
+the steps: ``claims``, ``posts``, ``outcomes``, ``reconciliation``, with caps and intervals in ``pacing``)."""

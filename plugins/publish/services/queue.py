@@ -72,15 +72,7 @@ def create(
     (``account_reconnect_needed``) or a live assignment exists (``already_assigned``). Raises
     ValidationError for an unknown platform and NotFound for an unknown asset or partner.
     """
-    if platform not in PLATFORMS:
-        raise ValidationError(
-            _("Unknown platform: %(platform)s.", platform=platform[:20]), code="unknown_platform"
-        )
-    asset = db.session.get(Asset, asset_id)
-    if asset is None:
-        raise NotFound(_("No such asset."), code="asset_not_found")
-    if db.session.get(Partner, partner_id) is None:
-        raise NotFound(_("No such partner."), code="unknown_partner")
+    asset = _asset_to_assign(partner_id, asset_id, platform)
     account, settings = first_account(partner_id, platform)
     if account is None:
         return AssignmentOutcome(platform, reason="no_connected_account")
@@ -101,6 +93,25 @@ def create(
             db.session.add(assignment)
     except IntegrityError:
         return AssignmentOutcome(platform, reason="already_assigned")
+    _audit_creation(assignment, admin=admin, actor=actor)
+    return AssignmentOutcome(platform, assignment_id=assignment.id)
+
+
+def _asset_to_assign(partner_id: str, asset_id: str, platform: str) -> Asset:
+    """The asset. Raises ValidationError for an unknown platform, NotFound for an unknown asset or partner."""
+    if platform not in PLATFORMS:
+        raise ValidationError(
+            _("Unknown platform: %(platform)s.", platform=platform[:20]), code="unknown_platform"
+        )
+    asset = db.session.get(Asset, asset_id)
+    if asset is None:
+        raise NotFound(_("No such asset."), code="asset_not_found")
+    if db.session.get(Partner, partner_id) is None:
+        raise NotFound(_("No such partner."), code="unknown_partner")
+    return asset
+
+
+def _audit_creation(assignment: Assignment, *, admin: AdminUser | None, actor: str | None) -> None:
     audit.record_change(
         "assignment.create",
         admin=admin,
@@ -108,13 +119,12 @@ def create(
         target_type="assignment",
         target_id=assignment.id,
         details={
-            "asset_id": asset.id,
-            "partner_id": partner_id,
-            "platform": platform,
+            "asset_id": assignment.asset_id,
+            "partner_id": assignment.partner_id,
+            "platform": assignment.platform,
             "status": assignment.status,
         },
     )
-    return AssignmentOutcome(platform, assignment_id=assignment.id)
 
 
 def create_for_hook(partner_id: str, asset_id: str, platform: str, *, approved: bool) -> AssignmentOutcome:
