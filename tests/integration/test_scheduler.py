@@ -4,16 +4,18 @@ process, and ``flask jobs run``."""
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from datetime import timedelta
 from importlib import import_module
 
 import pytest
+from redis.connection import AbstractConnection
 from sqlalchemy import select
 
 from contentflow.jobs import CORE_SCHEDULES, purge_expired_magic_links
 from contentflow.models import MagicLinkToken, Partner
 from contentflow.models.base import utcnow
-from contentflow.queueing import Schedule, get_queue, job, job_catalog
+from contentflow.queueing import QUEUES, Schedule, get_queue, job, job_catalog
 from contentflow.queueing.schedules import install_catalog
 from contentflow.queueing.scheduling import add_schedule, make_scheduler, reconcile_schedules
 from contentflow.queueing.worker import make_worker
@@ -134,6 +136,53 @@ def test_scheduled_job_runs_when_due_and_acts(sample_app, redis):
     make_worker(sample_app, simple=True).work(burst=True)
     assert redis.get("contentflow:sample:touched") == b"1"
     assert SAMPLE_ID in scheduler  # and it is due again later
+
+
+class Crash(BaseException):
+    """The scheduler's process dying before it sends its next command to Redis."""
+
+
+def test_a_scheduler_killed_before_any_of_its_commands_loses_no_schedule_and_queues_a_slot_once(
+    sample_app, redis, monkeypatch
+):
+    """Whichever Redis command the scheduler dies before, every schedule is still there, and each due job
+    is either queued once and moved to its next time, or neither (its slot stays due for the next
+    scheduler). rq-scheduler's own three separate commands failed both ways."""
+    send = AbstractConnection.send_packed_command
+    for crash_before in range(100):
+        redis.flushdb()
+        scheduler = make_scheduler(sample_app)
+        reconcile_schedules(sample_app, scheduler)
+        before = dict(scheduler.get_jobs(with_times=True))
+        sent = [0]
+
+        def send_or_die(connection, command, check_health=True, sent=sent, crash_before=crash_before):
+            if sent[0] == crash_before:
+                raise Crash
+            sent[0] += 1
+            return send(connection, command, check_health)
+
+        monkeypatch.setattr(AbstractConnection, "send_packed_command", send_or_die)
+        try:
+            scheduler.enqueue_jobs()
+            survived = True
+        except Crash:
+            survived = False
+        monkeypatch.setattr(AbstractConnection, "send_packed_command", send)
+
+        after = {job.id: at for job, at in scheduler.get_jobs(with_times=True)}
+        before = {job.id: at for job, at in before.items()}
+        queued = Counter(job_id for name in QUEUES for job_id in get_queue(name, sample_app).job_ids)
+        assert sorted(after) == sorted(before), f"crash before command {crash_before}"
+        for job_id, due_at in before.items():
+            if queued[job_id]:
+                assert (queued[job_id], after[job_id] > due_at) == (1, True), (crash_before, job_id)
+            else:
+                assert after[job_id] == due_at, (crash_before, job_id)
+        if survived:
+            assert queued, "the interval schedules were due"
+            return
+    pytest.fail("enqueue_jobs sent over 100 commands")
 
 
 def test_flask_rq_scheduler_reconciles_enqueues_what_is_due_and_exits(app, process_env):
