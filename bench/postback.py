@@ -1,14 +1,23 @@
 """Postback bench: 10,000 postbacks, 30 % of them duplicates, sent concurrently by wrk; then the ledger is
-checked against the expected sum to the cent.
+checked against the expected sum to the cent, and pgbench runs the app's own statement for comparison.
 
     .venv/bin/python bench/postback.py
 
-The app runs in production mode under gunicorn (``BENCH_WORKERS`` sync workers) on 127.0.0.1, on
-PostgreSQL (``BENCH_DATABASE_URL``, created if missing, emptied and migrated with ``flask db upgrade``)
-and Redis (``BENCH_REDIS_URL``). The request list is made up front (amounts with half-cent edges, one
-in ten in USD, half authenticated by ``token=``, half by ``X-Signature``), shuffled so duplicates race
-their originals; a wrk Lua script walks it, each wrk thread its share. wrk is stopped once every thread
-has had its share answered, or after ``BENCH_MAX_SECONDS``. Prints figures; never asserts.
+The app runs in production mode under gunicorn (``BENCH_WORKERS`` gthread workers of
+``BENCH_WORKER_THREADS`` threads, keep-alive; one thread means sync workers) on 127.0.0.1, on PostgreSQL
+(``BENCH_DATABASE_URL``, created if missing, emptied and migrated with ``flask db upgrade``) and Redis
+(``BENCH_REDIS_URL``). The request list is made up front (amounts with half-cent edges, one in ten in
+USD, half authenticated by ``token=``, half by ``X-Signature``), shuffled so duplicates race their
+originals; a wrk Lua script walks it, each wrk thread its share. wrk is stopped once every thread has had
+its share answered, or after ``BENCH_MAX_SECONDS``. The transactions the database committed meanwhile
+give the mean batch of the group commit; /proc gives the CPU gunicorn, the database's backends and wrk
+used per postback, and how busy the rest of the (shared) machine kept the CPUs.
+
+Then pgbench (``-M prepared``, full durability) runs ``services.postback_fast.WRITE``, the very text the
+app sends, for ``BENCH_PGBENCH_SECONDS`` each: one postback per transaction from 4 clients, and
+batches of the app's mean size from as many clients as the app has group commit connections (one per
+worker); 30 % of its postbacks replay the client's previous one. So the app's figure reads as
+a share of what PostgreSQL does on the box. Prints figures; never asserts.
 """
 
 from __future__ import annotations
@@ -18,6 +27,7 @@ import hmac
 import os
 import random
 import re
+import resource
 import secrets
 import shutil
 import signal
@@ -41,7 +51,9 @@ DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/8")
 TOTAL = int(os.environ.get("BENCH_POSTBACKS", "10000"))
 DUPLICATE_SHARE = Decimal("0.30")
-WORKERS = int(os.environ.get("BENCH_WORKERS", "4"))
+WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
+WORKER_THREADS = int(os.environ.get("BENCH_WORKER_THREADS", "16"))
+PGBENCH_SECONDS = int(os.environ.get("BENCH_PGBENCH_SECONDS", "10"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "32"))
 THREADS = int(os.environ.get("BENCH_THREADS", "2"))
 MAX_SECONDS = int(os.environ.get("BENCH_MAX_SECONDS", "300"))
@@ -52,7 +64,10 @@ OFFER_BPS = 4000  # the offer's 40 %
 ASSET_BPS = 5000  # every third asset has its own 50 %
 PARTNER_COUNT, ASSET_COUNT = 50, 12
 FLASK = [sys.executable, "-m", "flask", "--app", "wsgi"]
-GUNICORN = [sys.executable, "-m", "gunicorn", "--workers", str(WORKERS), "--worker-class", "sync"]
+#: One thread per worker means sync workers (as before the group commit), for comparisons.
+WORKER_CLASS = "gthread" if WORKER_THREADS > 1 else "sync"
+GUNICORN = [sys.executable, "-m", "gunicorn", "--workers", str(WORKERS), "--worker-class", WORKER_CLASS]
+GUNICORN += ["--threads", str(WORKER_THREADS)]
 
 LUA = r"""
 -- Walks a pre-made list of "path<TAB>signature" lines; thread i takes lines i, i+n, i+2n...
@@ -151,11 +166,19 @@ def main() -> None:
             requests_file.write_text("\n".join(plan.lines) + "\n")
             script.write_text(LUA)
             print_setup(plan)
+            commits_before = committed_transactions()
+            meter = CpuMeter(server.pid)
             output = run_wrk(f"http://127.0.0.1:{port}", script, requests_file)
+            cpu = meter.stop()
+            time.sleep(1)  # the answers still in flight when wrk stopped are logged before the counts
+            commits = committed_transactions() - commits_before
     finally:
         server.terminate()
         server.wait(timeout=30)
-    print_results(output, plan)
+    rate = print_results(output, plan)
+    if rate is not None:
+        print_cpu(cpu, len(plan.lines))
+        compare_with_pgbench(rate, commits, plan, clicks[0][0])
 
 
 def seed(env: dict[str, str]) -> list[tuple[str, int]]:
@@ -261,7 +284,6 @@ def run_wrk(base_url: str, script: Path, requests_file: Path) -> str:
             break
         time.sleep(0.02)
     output, _ = process.communicate(timeout=60)
-    time.sleep(1)  # the answers still in flight when wrk stopped are logged before the counts
     return output
 
 
@@ -272,19 +294,21 @@ def print_setup(plan: Plan) -> None:
         "one in ten in USD"
     )
     print(
-        f"gunicorn: {WORKERS} sync workers; wrk -t{THREADS} -c{CONNECTIONS} (Lua walks the list); "
+        f"gunicorn: {WORKERS} {WORKER_CLASS} workers x {WORKER_THREADS} threads; "
+        f"wrk -t{THREADS} -c{CONNECTIONS} (Lua walks the list); "
         f"127.0.0.1; {os.cpu_count()} CPUs (load average {os.getloadavg()[0]:.1f} at start); "
         "PostgreSQL + Redis"
     )
 
 
-def print_results(output: str, plan: Plan) -> None:
+def print_results(output: str, plan: Plan) -> float | None:
+    """Print wrk's figures, the log's outcomes and the ledger check; the postbacks per second."""
     import psycopg
 
     figures = {key: int(value) for key, value in re.findall(r"(\w+) (\d+)", " ".join(result_lines(output)))}
     if "duration_us" not in figures:
         print(output)
-        return
+        return None
     seconds = figures["duration_us"] / 1e6
     extra = figures["sent"] - len(plan.lines)
     sent = (
@@ -323,6 +347,191 @@ def print_results(output: str, plan: Plan) -> None:
         f"ledger: {entries} entries, total {euros(total_cents)}; expected {euros(expected)} from the shares "
         f"of {scope} {plan.unique_count} unique txn_ids: {verdict}"
     )
+    return figures["completed"] / seconds
+
+
+class CpuMeter:
+    """CPU seconds used while wrk runs, from /proc (Linux): by gunicorn (``server_pid`` and its workers),
+    by the bench database's PostgreSQL backends, by wrk (a child of this process), and by the whole box."""
+
+    def __init__(self, server_pid: int) -> None:
+        self.server_pid = server_pid
+        self.started_at = time.monotonic()
+        self.box = box_cpu()
+        self.children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        self.app = process_cpu(family(server_pid))
+        self.backends = process_cpu(bench_backends())
+
+    def stop(self) -> dict[str, float]:
+        """Seconds of CPU by group since the start, and the wall time (``wall``) and CPUs (``cpus``)."""
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        app = process_cpu(family(self.server_pid))
+        backends = process_cpu(bench_backends())
+        return {
+            "wall": time.monotonic() - self.started_at,
+            "cpus": os.cpu_count() or 1,
+            "box": box_cpu() - self.box,
+            "app": sum(app.values()) - sum(self.app.get(pid, 0.0) for pid in app),
+            "postgres": sum(backends.values()) - sum(self.backends.get(pid, 0.0) for pid in backends),
+            "wrk": (children.ru_utime + children.ru_stime)
+            - (self.children.ru_utime + self.children.ru_stime),
+        }
+
+
+def box_cpu() -> float:
+    """Busy CPU seconds of the whole machine since boot (/proc/stat: all but idle and iowait)."""
+    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def process_cpu(pids: list[int]) -> dict[int, float]:
+    """User + system CPU seconds of each live process among ``pids``."""
+    seconds = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        seconds[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return seconds
+
+
+def family(pid: int) -> list[int]:
+    """``pid`` and its children (gunicorn's master and workers)."""
+    pids = [pid]
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                pids.append(int(stat.parent.name))
+        except (OSError, ValueError):
+            continue
+    return pids
+
+
+def bench_backends() -> list[int]:
+    """The PostgreSQL backends connected to the bench database (local server only)."""
+    import psycopg
+
+    with psycopg.connect(DATABASE_URL, autocommit=True) as connection:
+        rows = connection.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchall()
+    return [pid for (pid,) in rows]
+
+
+def print_cpu(cpu: dict[str, float], postbacks: int) -> None:
+    """Where the CPU went while wrk ran, per postback, and what the rest of the box used meanwhile."""
+    ours = cpu["app"] + cpu["postgres"] + cpu["wrk"]
+    others = max(cpu["box"] - ours, 0.0)
+    per = {name: cpu[name] / postbacks * 1e6 for name in ("app", "postgres", "wrk")}
+    print(
+        f"cpu per postback: gunicorn {per['app']:.0f} us, PostgreSQL backends {per['postgres']:.0f} us, "
+        f"wrk {per['wrk']:.0f} us; the box was {cpu['box'] / (cpu['wall'] * cpu['cpus']):.0%} busy, "
+        f"{others / (cpu['wall'] * cpu['cpus']):.0%} by other work (WAL writer, other processes)"
+    )
+
+
+def committed_transactions() -> int:
+    """The bench database's committed transactions so far (the statistics collector's count)."""
+    import psycopg
+
+    with psycopg.connect(DATABASE_URL, autocommit=True) as connection:
+        connection.execute("SELECT pg_stat_clear_snapshot()")
+        return connection.execute(
+            "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
+        ).fetchone()[0]
+
+
+def compare_with_pgbench(app_rate: float, commits: int, plan: Plan, subid: str) -> None:
+    """Run the app's statement under pgbench, one postback per transaction and in the app's batches."""
+    postbacks = len(plan.lines)
+    batch = max(1, round(postbacks / max(commits, 1)))
+    print(
+        f"group commit: {commits} transactions committed during the run for {postbacks} postbacks "
+        f"(a mean of {postbacks / max(commits, 1):.1f} per commit)"
+    )
+    if shutil.which("pgbench") is None:
+        print("pgbench: not installed (apt-get install postgresql-client), no comparison")
+        return
+    from contentflow.services.group_commit import WRITERS
+
+    clients = WORKERS * WRITERS  # the app's connections that commit batches
+    single = run_pgbench(subid, clients=4, batch=1)
+    batched = run_pgbench(subid, clients=clients, batch=batch)
+    print(f"pgbench, same statement, 1 postback per transaction, 4 clients: {single:.0f} postbacks/s")
+    print(f"pgbench, same statement, {batch} per transaction, {clients} clients: {batched:.0f} postbacks/s")
+    print(
+        f"app: {app_rate:.0f} postbacks/s = {app_rate / single:.0%} of PostgreSQL's single-postback "
+        f"transactions, {app_rate / batched:.0%} of its rate in the app's batches "
+        f"(load average {os.getloadavg()[0]:.1f} after pgbench)"
+    )
+
+
+def run_pgbench(subid: str, *, clients: int, batch: int) -> float:
+    """Postbacks per second pgbench reaches with ``WRITE`` (prepared, ``batch`` per transaction)."""
+    import psycopg
+
+    from contentflow.services.postback_fast import WRITE
+
+    with psycopg.connect(DATABASE_URL) as connection:
+        network_id, xmin, ctid = connection.execute(
+            "SELECT id, xmin::text, ctid::text FROM networks WHERE name = %s", (NETWORK,)
+        ).fetchone()
+    partner_id, asset_id, click_id = subid.split(":")
+    constants = {
+        "network_id": network_id,
+        "network_xmin": xmin,
+        "network_ctid": ctid,
+        "currency": "EUR",
+        "rate_xmin": "0",
+        "rate_ctid": "(0,0)",
+        "click_id": click_id,
+        "partner_id": partner_id,
+        "asset_id": asset_id,
+        "subid": subid,
+        "status": "confirmed",
+        "amount_minor": 12345,
+        "amount_eur_cents": 12345,
+        "fx_rate": "1",
+        "log_network_name": NETWORK,
+        "log_params": '{"network":"benchnet","status":"approved","auth":"token"}',
+        "log_ip_hash": "0" * 32,
+        "last": 0,
+    }
+    statement = " ".join(re.sub(r"%\((\w+)\)s", r":\1", WRITE).split()).replace(":log_txn_id", ":txn_id")
+    # 30 % of the postbacks replay the client's previous txn_id, as in the app's run.
+    one = (
+        "\\set fresh random(1, 1000000000000)\n\\set replay random(1, 10)\n"
+        "\\set txn_id case when :replay <= 3 and :last > 0 then :last else :fresh end\n"
+        "\\set last :txn_id\n" + statement + ";\n"
+    )
+    script = one if batch == 1 else "BEGIN;\n" + one * batch + "COMMIT;\n"
+    with tempfile.NamedTemporaryFile("w", suffix=".pgbench", prefix="cf-bench-pb-") as file:
+        file.write(script)
+        file.flush()
+        argv = ["pgbench", "-n", "-M", "prepared", "-c", str(clients), "-j", str(min(clients, 2))]
+        argv += ["-T", str(PGBENCH_SECONDS), "-f", file.name]
+        argv += [f"--define={key}={value}" for key, value in constants.items()]
+        argv.append(DATABASE_URL.rsplit("/", 1)[1])
+        output = subprocess.run(
+            argv, env=pgbench_env(), capture_output=True, text=True, timeout=PGBENCH_SECONDS + 120
+        )
+    found = re.search(r"tps = ([0-9.]+) \(without initial connection time\)", output.stdout)
+    if found is None:
+        sys.exit(f"pgbench failed:\n{output.stdout}\n{output.stderr}")
+    return float(found[1]) * batch
+
+
+def pgbench_env() -> dict[str, str]:
+    """libpq's environment naming the bench database's server (pgbench takes no URL)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(DATABASE_URL)
+    env = {**os.environ, "PGHOST": parts.hostname or "127.0.0.1", "PGPORT": str(parts.port or 5432)}
+    env["PGUSER"] = parts.username or "postgres"
+    if parts.password:
+        env["PGPASSWORD"] = parts.password
+    return env
 
 
 def result_lines(output: str) -> list[str]:

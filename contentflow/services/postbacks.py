@@ -14,6 +14,16 @@ Decisions a network integrator should know:
 - Authenticated postbacks are never thrown away: an unknown click, a subid naming another partner or
   asset, a subid over 64 characters (stored cut) or a currency without a rate make a conversion that
   needs review (200); an admin resolves it (``services.conversions``).
+- An amount of ``MAX_AMOUNT_UNITS`` (a trillion units of its currency) or more is a 400
+  ``absurd_amount`` even when no rate allows the network's cap to be checked: past any cap at any real
+  rate, and it keeps the minor units within the database's BIGINT in every currency.
+- Fields are text: the view refuses a NUL byte, invalid UTF-8 or a lone surrogate anywhere (400
+  ``bad_encoding``) and logs the attempt with such characters replaced by U+FFFD.
+
+This module is the reference path, on the ORM, for every case. The common case (a new conversion of a
+known click at a known rate, or its exact replay) is also written by one statement on the driver,
+``services.postback_fast``, with the same validation code (``check_credentials``, ``parse_sale``,
+``parse_subid``) and the same effects; ``tests/core/test_postback_fast.py`` holds them equal.
 """
 
 from __future__ import annotations
@@ -21,10 +31,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import cached_property
+from typing import Protocol
 
 from babel.numbers import get_currency_precision
 from sqlalchemy import select
@@ -63,6 +75,28 @@ MAX_SUBID_LENGTH = 64
 MAX_TXN_ID_LENGTH = 128
 #: A plain decimal number, optionally signed (no NaN, infinity, exponent, underscores or other digits).
 AMOUNT = re.compile(r"^[+-]?(?:[0-9]{1,15}(?:\.[0-9]{0,12})?|\.[0-9]{1,12})$")
+#: Why a request could not be read (``Attempt.body_error``).
+UNREADABLE = {
+    "bad_body": "The body is neither form data nor a JSON object of strings and numbers (16 KiB at most).",
+    "bad_encoding": "A field holds a NUL byte, invalid UTF-8 or a lone surrogate.",
+}
+#: No commission reaches a trillion units of any currency (10^16 minor units at most: a BIGINT holds them).
+MAX_AMOUNT_UNITS = Decimal(10**12)
+#: What text cannot carry into the database or the log: NUL, and lone surrogates (from JSON escapes).
+BAD_TEXT = re.compile("[\x00\ud800-\udfff]")
+
+
+class NetworkFacts(Protocol):
+    """What authentication and validation read of a network: a ``Network`` row or a process's snapshot
+    of one (``services.postback_cache``)."""
+
+    id: int
+    is_active: bool
+    allowed_ips: str | None
+    secret: str
+    previous_secret: str | None
+    previous_secret_expires_at: datetime | None
+    max_amount_cents: int
 
 
 @dataclass(frozen=True)
@@ -75,8 +109,14 @@ class Attempt:
     #: What the signature covers: the raw query string (GET) or the raw body (POST).
     signed_payload: bytes
     ip: str
-    #: Set when the body could not be read (not JSON or form data, not an object): a 400.
+    #: Set when the request could not be read: ``bad_body`` (too big, not JSON or form data, not an object
+    #: of strings and numbers) or ``bad_encoding`` (NUL, invalid UTF-8, lone surrogate): a 400.
     body_error: str = ""
+
+    @cached_property
+    def ip_hash(self) -> str:
+        """The keyed hash of ``ip`` (computed once: the log and the rate limit both need it)."""
+        return hash_ip(self.ip)
 
 
 @dataclass(frozen=True)
@@ -112,13 +152,21 @@ class PostbackRefused(DomainError):
         self.network_id = network_id
 
 
+def rate_limited() -> PostbackRefused:
+    """The refusal of every postback from a (network, IP) pair that was refused too often lately (429,
+    ``services.postback_limits``)."""
+    return PostbackRefused(429, "rate_limited", "Too many refused postbacks from this address: retry later.")
+
+
 def receive(attempt: Attempt) -> Outcome:
     """Authenticate, validate and apply a postback, and log it, in the caller's transaction.
 
     Raises PostbackRefused (nothing written: the caller rolls back and calls ``log_refusal``).
     Idempotent on (network, txn_id), also under concurrency."""
     if attempt.body_error:
-        raise PostbackRefused(400, attempt.body_error, "The body is neither form data nor a JSON object.")
+        raise PostbackRefused(
+            400, attempt.body_error, UNREADABLE.get(attempt.body_error, UNREADABLE["bad_body"])
+        )
     network = authenticate(attempt)
     sale = parse_sale(attempt.fields, network)
     # Kept referenced until the credit: the session's identity map is weak, and the share reads them.
@@ -144,6 +192,14 @@ def authenticate(attempt: Attempt) -> Network:
     network = offers.get_network_by_name(name) if 0 < len(name) <= 64 else None
     if network is None:
         raise PostbackRefused(403, "unknown_network", "Unknown network.")
+    check_credentials(attempt, network)
+    return network
+
+
+def check_credentials(attempt: Attempt, network: NetworkFacts) -> None:
+    """Whether ``attempt`` may speak for ``network`` (a Network, or a process's snapshot of one).
+
+    Raises PostbackRefused (403: switched off, IP not allowed, no or wrong secret)."""
     if not network.is_active:
         raise PostbackRefused(403, "network_inactive", "This network is switched off.", network.id)
     if not offers.is_ip_allowed(network, attempt.ip):
@@ -153,9 +209,9 @@ def authenticate(attempt: Attempt) -> Network:
         raise PostbackRefused(403, "missing_secret", "Give token= or an X-Signature header.", network.id)
     for secret in offers.accepted_secrets(network):
         if token and hmac.compare_digest(token, secret.encode()):
-            return network
+            return
         if attempt.signature and signature_matches(attempt.signature, attempt.signed_payload, secret):
-            return network
+            return
     raise PostbackRefused(403, "bad_secret", "Wrong token or signature.", network.id)
 
 
@@ -183,11 +239,16 @@ def normalize_status(raw: str) -> str:
     return status
 
 
-def parse_sale(fields: Mapping[str, str], network: Network) -> Sale:
-    """Validate the fields of an authenticated postback and convert its amount to EUR when a rate is known.
+def parse_sale(
+    fields: Mapping[str, str],
+    network: NetworkFacts,
+    rate_of: Callable[[str], Decimal | None] | None = None,
+) -> Sale:
+    """Validate the fields of an authenticated postback and convert its amount to EUR when a rate is known
+    (``rate_of``, by default ``fx.get_rate``, gives EUR per unit of a currency, or None).
 
     Raises PostbackRefused (400: missing txn_id, bad amount or currency, unknown status, amount over the
-    network's cap)."""
+    network's cap or beyond what a conversion can hold)."""
     txn_id = fields.get("txn_id", "").strip()
     if not txn_id:
         raise PostbackRefused(400, "missing_txn_id", "txn_id is required.", network.id)
@@ -205,8 +266,10 @@ def parse_sale(fields: Mapping[str, str], network: Network) -> Sale:
         raise PostbackRefused(400, "bad_currency", "currency is a three-letter code.", network.id) from None
     status = normalize_status(fields.get("status", ""))
     precision = get_currency_precision(currency)
+    if amount >= MAX_AMOUNT_UNITS:
+        raise PostbackRefused(400, "absurd_amount", "amount is too large to be a commission.", network.id)
     amount_minor = round_half_up(amount.scaleb(precision))
-    rate = fx.get_rate(currency)
+    rate = (rate_of or fx.get_rate)(currency)
     eur_cents = fx.to_eur_cents(Decimal(amount_minor).scaleb(-precision), rate) if rate is not None else None
     if eur_cents is not None and eur_cents > network.max_amount_cents:
         raise PostbackRefused(400, "absurd_amount", "amount is over this network's cap.", network.id)
@@ -221,15 +284,24 @@ def parse_sale(fields: Mapping[str, str], network: Network) -> Sale:
     )
 
 
+def parse_subid(subid: str) -> tuple[str, str, str] | str:
+    """``partner:asset:click`` -> its three ids, or the review reason when it cannot name a click
+    (``subid_too_long``, ``unknown_click``)."""
+    if len(subid) > MAX_SUBID_LENGTH:
+        return "subid_too_long"
+    parts = subid.split(":")
+    if len(parts) != 3 or not all(parts) or len(parts[2]) > 16:
+        return "unknown_click"
+    return parts[0], parts[1], parts[2]
+
+
 def attribute(subid: str) -> tuple[Click | None, Asset | None, str]:
     """The click a ``partner:asset:click`` subid names, with its asset, or the review reason
     (``subid_too_long``, ``unknown_click``, ``click_mismatch``). One query."""
-    if len(subid) > MAX_SUBID_LENGTH:
-        return None, None, "subid_too_long"
-    parts = subid.split(":")
-    if len(parts) != 3 or not all(parts) or len(parts[2]) > 16:
-        return None, None, "unknown_click"
-    partner_id, asset_id, click_id = parts
+    parsed = parse_subid(subid)
+    if isinstance(parsed, str):
+        return None, None, parsed
+    partner_id, asset_id, click_id = parsed
     # The asset's offer comes along (the share needs it), not the offer's network: its secrets would be
     # decrypted for nothing.
     query = (
@@ -332,26 +404,47 @@ def _log(
     network_id: int | None,
     conversion_id: int | None,
 ) -> None:
-    db.session.add(
-        PostbackLog(
-            network_name=attempt.fields.get("network", "")[:64],
-            network_id=network_id,
-            txn_id=attempt.fields.get("txn_id", "")[:MAX_TXN_ID_LENGTH],
-            conversion_id=conversion_id,
-            outcome=outcome,
-            reason=reason[:64],
-            http_status=status,
-            params=sanitized_params(attempt),
-            ip_hash=hash_ip(attempt.ip),
-        )
-    )
+    db.session.add(PostbackLog(**log_values(attempt, outcome, reason, status, network_id, conversion_id)))
+
+
+def log_values(
+    attempt: Attempt,
+    outcome: str,
+    reason: str,
+    status: int,
+    network_id: int | None,
+    conversion_id: int | None,
+) -> dict:
+    """The columns of the log line of ``attempt`` (both paths write exactly these)."""
+    return {
+        "network_name": clean_text(attempt.fields.get("network", ""))[:64],
+        "network_id": network_id,
+        "txn_id": clean_text(attempt.fields.get("txn_id", ""))[:MAX_TXN_ID_LENGTH],
+        "conversion_id": conversion_id,
+        "outcome": outcome,
+        "reason": reason[:64],
+        "http_status": status,
+        "params": sanitized_params(attempt),
+        "ip_hash": attempt.ip_hash,
+    }
 
 
 def sanitized_params(attempt: Attempt) -> dict[str, str]:
     """The known fields, each cut to 128 characters, and how the request authenticated; never a secret."""
-    params = {key: attempt.fields[key][:128] for key in LOGGED_FIELDS if key in attempt.fields}
-    params["auth"] = "signature" if attempt.signature else "token" if attempt.fields.get("token") else "none"
+    fields = attempt.fields
+    params = {key: clean_text(fields[key])[:128] for key in LOGGED_FIELDS if key in fields}
+    params["auth"] = "signature" if attempt.signature else "token" if fields.get("token") else "none"
     return params
+
+
+def has_bad_text(value: str) -> bool:
+    """Whether ``value`` holds a NUL or a lone surrogate, which no text column can store."""
+    return BAD_TEXT.search(value) is not None
+
+
+def clean_text(value: str) -> str:
+    """``value`` with every NUL and lone surrogate replaced by U+FFFD (for the log of a refusal)."""
+    return BAD_TEXT.sub("\ufffd", value)
 
 
 def log_refusal(attempt: Attempt, refusal: PostbackRefused) -> None:
