@@ -61,6 +61,10 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     app.config.update(values)
     configure_logging(app)
 
+    from contentflow.views import edge
+
+    # First: rules take the row-id converter when added, and its hook must run before any other.
+    edge.init_app(app)
     init_extensions(app)
     register_core_blueprints(app)
     registry = load_plugins(app, app.config["CONTENTFLOW_PLUGINS"])
@@ -77,10 +81,12 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
 
 
 def wrap_wsgi(app: Flask) -> None:
-    """The tracked redirect's fast path, then ProxyFix outermost so both see the real client address."""
+    """The fast paths of the tracked redirect and of postbacks, then ProxyFix outermost so they see the
+    real client address."""
     from contentflow.views.links import FastRedirect
+    from contentflow.views.postback import FastPostback
 
-    app.wsgi_app = FastRedirect(app, app.wsgi_app)  # type: ignore[method-assign]
+    app.wsgi_app = FastRedirect(app, FastPostback(app, app.wsgi_app))  # type: ignore[method-assign]
     if app.config["TRUSTED_PROXY_HOPS"]:
         hops = app.config["TRUSTED_PROXY_HOPS"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)  # type: ignore[method-assign]

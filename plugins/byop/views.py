@@ -15,6 +15,7 @@ from contentflow.extensions import db
 from contentflow.htmx import is_htmx_request, is_partial_request, redirect_to, render_page_or_partial
 from contentflow.models import Partner
 from contentflow.plugin import has_endpoint
+from contentflow.views.edge import reads_json
 from contentflow.views.errors import error_response
 from plugins.byop import services
 from plugins.byop.forms import SubmissionForm
@@ -124,6 +125,7 @@ def _requested() -> tuple[str, list[str] | None] | None:
 
 
 @api.post("/publish")
+@reads_json
 def publish():
     if not services.can_publish():
         return _json_error("feature_disabled", 400)

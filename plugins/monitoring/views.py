@@ -18,8 +18,9 @@ bp = admin_blueprint(
 
 def _range() -> int:
     raw = request.args.get("days", str(summaries.RANGES[0]))
-    # ASCII digits only: str.isdigit() also accepts "²", which int() refuses.
-    return summaries.check_range(int(raw) if raw.isascii() and raw.isdigit() else 0)
+    # ASCII digits only (str.isdigit() also accepts "²"), and few: int() refuses "²" and 4,300+ digits.
+    is_number = raw.isascii() and raw.isdigit() and len(raw) <= 9
+    return summaries.check_range(int(raw) if is_number else 0)
 
 
 def _render(partial: str):

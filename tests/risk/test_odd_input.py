@@ -38,8 +38,8 @@ def test_unhold_of_a_partner_id_with_a_nul_byte_is_400(staff, db, held_partner, 
 def test_unhold_with_a_nul_byte_in_the_reason_is_400_and_lifts_nothing(staff, db, held_partner):
     hold = holds.active_hold(held_partner.id)
     response = post(staff, "/ops/unhold", hold_id=hold.id, reason="checked\x00")
-    assert response.status_code == 400
-    assert "Remove the control characters." in response.get_data(as_text=True)
+    assert response.status_code == 400  # refused at the edge (contentflow.views.edge)
+    assert "NUL byte" in response.get_data(as_text=True)
     assert len(active_holds(db, held_partner)) == 1
 
 
@@ -51,8 +51,12 @@ def test_extend_with_a_nul_byte_in_the_reason_is_400_and_changes_nothing(staff, 
     assert hold.expires_at == before
 
 
-@pytest.mark.parametrize("query", [f"?admin={BEYOND_BIGINT}", "?partner=a%00b", "?action=hold.place%00"])
-def test_impossible_audit_filters_show_nothing(staff, held_partner, query):
-    response = staff.get(f"/ops/audit{query}")
+def test_impossible_audit_filters_show_nothing(staff, held_partner):
+    response = staff.get(f"/ops/audit?admin={BEYOND_BIGINT}")
     assert response.status_code == 200
     assert "Nothing matches." in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("query", ["?partner=a%00b", "?action=hold.place%00"])
+def test_audit_filters_with_a_nul_byte_are_400(staff, held_partner, query):
+    assert staff.get(f"/ops/audit{query}").status_code == 400  # refused at the edge

@@ -1,5 +1,6 @@
-"""Odd input never reaches the database as a 500: ticket ids no ticket can have (a NUL byte, too long)
-are 404, control characters in a message are a 400 that writes nothing."""
+"""Odd input never reaches the database as a 500: ticket ids no ticket can have (too long, a space) are
+404, a NUL byte anywhere is a 400 at the edge (``contentflow.views.edge``), other control characters in
+a message are a 400 that writes nothing."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from plugins.support.models import SupportTicket
 from tests.conftest import csrf_token_of, sign_in
 from tests.support.conftest import messages, post_ticket
 
-ODD_IDS = ["a%00b", "x" * 40, "ABC%20DEF"]
+#: Ids no ticket can have, and the answer: a NUL byte is refused at the edge, the others are not found.
+ODD_IDS = [("a%00b", 400), ("x" * 40, 404), ("ABC%20DEF", 404)]
 
 
 @pytest.fixture
@@ -21,28 +23,28 @@ def staff(app, admin):
     return client
 
 
-@pytest.mark.parametrize("odd", ODD_IDS)
+@pytest.mark.parametrize(("odd", "status"), ODD_IDS)
 @pytest.mark.parametrize("path", ["/support/thanks?id={id}", "/support/tickets/{id}"])
-def test_owner_pages_of_an_impossible_ticket_id_are_404(partner_client, path, odd):
-    assert partner_client.get(path.format(id=odd)).status_code == 404
+def test_owner_pages_of_an_impossible_ticket_id_are_404(partner_client, path, odd, status):
+    assert partner_client.get(path.format(id=odd)).status_code == status
 
 
-@pytest.mark.parametrize("odd", ODD_IDS)
-def test_owner_reply_to_an_impossible_ticket_id_is_404(partner_client, odd):
+@pytest.mark.parametrize(("odd", "status"), ODD_IDS)
+def test_owner_reply_to_an_impossible_ticket_id_is_404(partner_client, odd, status):
     token = csrf_token_of(partner_client, "/support/new")
     response = partner_client.post(f"/support/tickets/{odd}/reply", data={"body": "x", "csrf_token": token})
-    assert response.status_code == 404
+    assert response.status_code == status
 
 
-@pytest.mark.parametrize("odd", ODD_IDS)
+@pytest.mark.parametrize(("odd", "status"), ODD_IDS)
 @pytest.mark.parametrize("action", ["", "/reply", "/close"])
-def test_admin_pages_of_an_impossible_ticket_id_are_404(staff, db, odd, action):
+def test_admin_pages_of_an_impossible_ticket_id_are_404(staff, db, odd, action, status):
     if action:
         token = csrf_token_of(staff, "/admin/support/")
         response = staff.post(f"/admin/support/{odd}{action}", data={"body": "x", "csrf_token": token})
     else:
         response = staff.get(f"/admin/support/{odd}")
-    assert response.status_code == 404
+    assert response.status_code == status
     assert db.session.scalars(select(OutboxMessage)).all() == []
 
 
@@ -59,7 +61,8 @@ def test_admin_pages_of_an_impossible_ticket_id_are_404(staff, db, odd, action):
 def test_control_characters_in_a_new_ticket_are_refused_with_400(client, db, fields):
     response = post_ticket(client, **{"email": "v@example.com", **fields})
     assert response.status_code == 400
-    assert 'id="support-form"' in response.get_data(as_text=True)
+    has_nul = any("\x00" in value for value in fields.values())  # refused at the edge, not by the form
+    assert ("NUL byte" if has_nul else 'id="support-form"') in response.get_data(as_text=True)
     assert db.session.scalars(select(SupportTicket)).all() == []
 
 
