@@ -49,3 +49,8 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def load_average() -> str:
+    """The 1, 5 and 15-minute load averages: how busy the shared box was around the figures."""
+    return ", ".join(f"{value:.1f}" for value in os.getloadavg())

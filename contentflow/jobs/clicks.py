@@ -2,8 +2,8 @@
 
 The stream is read through a consumer group: each run is a consumer of its own, takes over first the
 entries a dead run left pending (``XAUTOCLAIM`` once idle for ``CLAIM_IDLE_MS``), then reads new ones,
-settles their repeats against the database (``clicks.settle_repeats``), inserts them with ``ON CONFLICT
-(id) DO NOTHING``, commits, and only then acknowledges and deletes them.
+decides which are billable (``clicks.settle_repeats``: the redirect only records), inserts them with
+``ON CONFLICT (id) DO NOTHING``, commits, and only then acknowledges and deletes them.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from contentflow.extensions import db
 from contentflow.queueing import Schedule, job, redis_connection
-from contentflow.services import clicks
+from contentflow.services import click_stream, clicks
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +52,8 @@ def flush_clicks() -> str:
             clicks.insert_clicks(rows)
             db.session.commit()
         except IntegrityError:
-            db.session.rollback()
-            dropped += insert_one_by_one(rows)
+            db.session.rollback()  # which also released the settle lock: take it again, decide again
+            dropped += clicks.insert_each(clicks.settle_repeats(rows))
             db.session.commit()
         acknowledge([entry_id for entry_id, _ in entries])
         stored += len(rows)
@@ -88,26 +88,10 @@ def rows_from_entries(entries: list[Entry]) -> list[dict]:
     rows = []
     for entry_id, fields in entries:
         try:
-            target = clicks.decode_target(fields[b"target"])
-            reason = fields[b"reason"].decode()
-            rows.append(clicks.row_of(target, clicks.decode_visit(fields[b"click"], reason), reason))
+            rows.append(click_stream.row_of_entry(fields))
         except (KeyError, ValueError, TypeError):
             log.error("click stream entry %s is malformed and skipped", entry_id.decode())
     return rows
-
-
-def insert_one_by_one(rows: list[dict]) -> int:
-    """Insert row by row, dropping (and logging) the rows whose partner, asset, link or offer is gone:
-    their clicks would have been deleted with it. Returns how many were dropped."""
-    dropped = 0
-    for row in rows:
-        try:
-            with db.session.begin_nested():
-                clicks.insert_clicks([row])
-        except IntegrityError:
-            dropped += 1
-            log.warning("click %s dropped: its partner, asset, link or offer is gone", row["id"])
-    return dropped
 
 
 def acknowledge(entry_ids: list[bytes]) -> None:

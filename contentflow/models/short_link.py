@@ -55,7 +55,8 @@ class Click(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     #: Keyed hash of the client IP (``IP_HASH_KEY``); the IP itself is never stored.
     ip_hash: Mapped[str] = mapped_column(String(32))
-    #: Keyed hash of IP + user agent: how repeat visits are recognised.
+    #: Who is billed once per link and repeat window: the keyed hash of the IP alone, as ``ip_hash``
+    #: (earlier releases stored the hash of IP + user agent). ``ix_clicks_visitor`` serves it.
     visitor_hash: Mapped[str] = mapped_column(String(32))
     user_agent: Mapped[str] = mapped_column(String(512), default="")
     referrer: Mapped[str] = mapped_column(String(1024), default="")

@@ -1,8 +1,11 @@
-"""Short links: one random code per partner x asset, created on demand, and what a visit resolves to."""
+"""Short links: one random code per partner x asset, created on demand, and what a visit resolves to
+(read from the database, or from the redirect's in-process ``LinkCache`` for a few seconds)."""
 
 from __future__ import annotations
 
+import re
 import secrets
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import quote
@@ -14,6 +17,13 @@ from sqlalchemy.exc import IntegrityError
 from contentflow.extensions import db
 from contentflow.models import Asset, Offer, Partner, ShortLink
 from contentflow.services.offers import SUBID_MACRO
+
+#: How long a link's resolution (offer URL, CPC, whether it is served) may be served from a process's
+#: ``LinkCache``: a quarantine, a failed asset or an inactive offer takes effect within this many seconds.
+LINK_CACHE_SECONDS = 5
+#: A well-formed code, asset id or partner id in ``/l/...``: anything else (a NUL byte, invalid UTF-8,
+#: a huge value) names no link and answers 404 before any lookup.
+ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,24}")
 
 #: An asset in one of these states sends nobody anywhere: its link answers 404, or 410 Gone when the
 #: asset was quarantined (taken down).
@@ -32,6 +42,41 @@ class LinkTarget:
     #: The offer's CPC now, in EUR cents (None: the offer pays no CPC).
     cpc_cents: int | None
     url_template: str
+
+
+class LinkCache:
+    """Resolutions of ``/l/<code>`` kept in this process for ``seconds``, so most redirects read no
+    database and no Redis. Every process holds its own: each resolves a link at most once per
+    ``seconds``, and a change (quarantine, CPC, offer switched off) reaches every process within
+    ``seconds``, as the Redis cache it replaces did. Only servable links are kept; unknown or unservable
+    codes are always asked again (they answer 404/410 through the app). At most ``max_entries``, the
+    oldest stored dropped first. The caller passes the time (``time.monotonic()``), so tests pass it too.
+    Shared by a process's threads: ``get`` is one dict read, ``put`` (a miss) takes a lock."""
+
+    def __init__(self, seconds: float = LINK_CACHE_SECONDS, max_entries: int = 10_000) -> None:
+        self.seconds = seconds
+        self.max_entries = max_entries
+        self._entries: dict[str, tuple[LinkTarget, float]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, code: str, now: float) -> LinkTarget | None:
+        """The cached target of ``code`` if it was resolved less than ``seconds`` before ``now``."""
+        entry = self._entries.get(code)
+        if entry is None or now - entry[1] >= self.seconds:
+            return None
+        return entry[0]
+
+    def put(self, target: LinkTarget, now: float) -> None:
+        """Remember ``target`` as resolved at ``now``."""
+        entries = self._entries
+        with self._lock:
+            entries.pop(target.code, None)
+            if len(entries) >= self.max_entries:
+                entries.pop(next(iter(entries)), None)
+            entries[target.code] = (target, now)
+
+    def clear(self) -> None:
+        self._entries.clear()
 
 
 @lru_cache(maxsize=1)
@@ -93,10 +138,17 @@ def short_url(link: ShortLink) -> str:
     return f"{current_app.config['PUBLIC_BASE_URL']}/l/{link.code}"
 
 
+def is_well_formed(value: str) -> bool:
+    """Whether ``value`` may be a link code, an asset id or a partner id (``ID_PATTERN``)."""
+    return ID_PATTERN.fullmatch(value) is not None
+
+
 def resolve_code(code: str) -> LinkTarget | None:
     """The target of ``/l/<code>`` in one query; None when the code is unknown, the asset failed or is
     quarantined, or its offer is missing or inactive (all answer 404, but a quarantined asset's 410,
     see ``is_quarantined_link``). Reads only."""
+    if not is_well_formed(code):
+        return None
     row = db.session.execute(_by_code(), {"code": code}).first()
     return LinkTarget(*row) if row is not None else None
 
@@ -104,12 +156,16 @@ def resolve_code(code: str) -> LinkTarget | None:
 def is_quarantined_link(code: str) -> bool:
     """Whether ``/l/<code>`` names a link whose asset was quarantined (410 Gone). One query: only asked
     when the visit found no target, never on the redirect path."""
+    if not is_well_formed(code):
+        return False
     query = select(Asset.status).join(ShortLink, ShortLink.asset_id == Asset.id).where(ShortLink.code == code)
     return db.session.scalar(query) == "quarantined"
 
 
 def is_quarantined_asset(asset_id: str) -> bool:
     """Whether the asset was quarantined (the seeds' ``/l/<asset_id>?pid=`` then answers 410 Gone)."""
+    if not is_well_formed(asset_id):
+        return False
     return db.session.scalar(select(Asset.status).where(Asset.id == asset_id)) == "quarantined"
 
 
@@ -117,6 +173,8 @@ def resolve_asset_link(asset_id: str, partner_id: str) -> LinkTarget | None:
     """The seeds' ``/l/<asset_id>?pid=<partner_id>``: the partner's link for the asset, created when
     both exist and the asset is neither failed nor quarantined. Never creates a partner. Returns None
     as ``resolve_code`` does; the caller commits when a link was created. Idempotent."""
+    if not (is_well_formed(asset_id) and is_well_formed(partner_id)):
+        return None
     query = _servable_targets().where(ShortLink.asset_id == asset_id, ShortLink.partner_id == partner_id)
     row = db.session.execute(query).first()
     if row is None:

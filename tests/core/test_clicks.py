@@ -1,18 +1,19 @@
-"""Click capture: what a visit records, which clicks are billable, the flush from the stream into the
-database, the direct insert when Redis does not answer, and the client IP behind proxies."""
+"""Click capture: what a visit records, which clicks are billable (one per IP, link and repeat window),
+the flush from the stream into the database, the clicks stored when Redis does not answer, and the
+client IP behind proxies. The capture machinery itself: ``test_click_capture.py``."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
 from contentflow.jobs import CORE_JOBS, CORE_SCHEDULES
 from contentflow.jobs.clicks import flush_clicks
-from contentflow.models import Asset, Click
+from contentflow.models import Click
 from contentflow.security import hash_ip
-from contentflow.services import clicks, links
+from contentflow.services import click_capture, clicks, links
 
 DOWN_REDIS = "redis://127.0.0.1:1/0"
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
@@ -47,9 +48,16 @@ def down_client(make_app):
     return make_app(REDIS_URL=DOWN_REDIS).test_client()
 
 
-def visit(client, link, method: str = "GET", user_agent: str = BROWSER, **headers: str) -> str:
+def visit(
+    client, link, method: str = "GET", user_agent: str = BROWSER, ip: str = "127.0.0.1", **headers: str
+) -> str:
     """Follow ``link`` as a visitor would; returns the click id the redirect carries."""
-    response = client.open(f"/l/{link.code}", method=method, headers={"User-Agent": user_agent, **headers})
+    response = client.open(
+        f"/l/{link.code}",
+        method=method,
+        headers={"User-Agent": user_agent, **headers},
+        environ_base={"REMOTE_ADDR": ip},
+    )
     assert response.status_code == 302
     return response.headers["Location"].rsplit(":", 1)[1]
 
@@ -60,12 +68,6 @@ def stored(db) -> list[Click]:
 
 def reasons(db) -> list[str | None]:
     return [click.not_billable_reason for click in stored(db)]
-
-
-def forget_repeat_keys(redis) -> None:
-    """What the end of the repeat window does to Redis, without waiting for it."""
-    for key in redis.scan_iter(f"{clicks.REPEAT_KEY_PREFIX}*"):
-        redis.delete(key)
 
 
 # --- stream and flush -----------------------------------------------------------------------------------
@@ -87,7 +89,7 @@ def test_click_stores_the_ip_only_as_a_keyed_hash(client, db, link):
     flush_clicks()
     [click] = stored(db)
     assert click.ip_hash == hash_ip("127.0.0.1") != hash_ip("127.0.0.1", key="another key")
-    assert click.visitor_hash == hash_ip(f"127.0.0.1|{BROWSER}")
+    assert click.visitor_hash == click.ip_hash  # the visitor who is billed once is the IP
     assert "127.0.0.1" not in repr([getattr(click, c.key) for c in Click.__table__.columns])
     assert (click.user_agent, click.referrer) == (BROWSER, "https://social.example/post/1")
 
@@ -184,39 +186,11 @@ def test_flush_clicks_is_a_core_job_scheduled_every_five_seconds_on_periodic():
     assert flush_clicks in CORE_JOBS
 
 
-# --- the link's resolution, cached in Redis for a few seconds ---------------------------------------------
+def target_of(link) -> links.LinkTarget:
+    return links.LinkTarget(link.id, link.code, link.partner_id, link.asset_id, 1, 12, "https://x/{subid}")
 
 
-def forget_cached_links(redis) -> None:
-    """What the end of the cache's life does, without waiting for it."""
-    for key in redis.scan_iter(f"{clicks.LINK_CACHE_PREFIX}*"):
-        redis.delete(key)
-
-
-def test_link_resolution_is_cached_for_a_few_seconds_only(client, link, redis):
-    visit(client, link)
-    assert 0 < redis.ttl(f"{clicks.LINK_CACHE_PREFIX}{link.code}") <= 5
-
-
-def test_quarantine_takes_effect_once_the_cached_resolution_expires(client, db, link, redis):
-    visit(client, link)
-    db.session.get(Asset, link.asset_id).status = "quarantined"
-    db.session.commit()
-    forget_cached_links(redis)
-    assert client.get(f"/l/{link.code}").status_code == 410
-    flush_clicks()
-    assert len(stored(db)) == 1
-
-
-def test_cached_visit_records_the_same_click_as_a_resolved_one(client, db, link):
-    visit(client, link)  # resolved in the database, then cached
-    visit(client, link, user_agent=f"{BROWSER} (another browser)")  # from the cache
-    flush_clicks()
-    recorded = [(c.short_link_id, c.partner_id, c.asset_id, c.is_billable, c.cpc_cents) for c in stored(db)]
-    assert recorded == [(link.id, link.partner_id, link.asset_id, True, 12)] * 2
-
-
-# --- what is billable -----------------------------------------------------------------------------------
+# --- what is billable: one click per IP, link and repeat window ----------------------------------------
 
 
 def test_head_request_is_recorded_not_billable(client, db, link):
@@ -252,47 +226,69 @@ def test_second_visit_within_the_window_is_a_repeat(client, db, link):
     assert [click.cpc_cents for click in stored(db)] == [12, None]
 
 
-def test_visit_after_the_window_is_billable_again(client, db, link, redis):
+def test_rotating_user_agent_from_one_ip_bills_one_click(client, db, link):
+    for n in range(5):
+        visit(client, link, user_agent=f"{BROWSER} rotated/{n}")
+    flush_clicks()
+    assert reasons(db) == [None] + ["repeat"] * 4
+    assert sum(click.cpc_cents or 0 for click in stored(db)) == 12
+
+
+def test_two_ips_with_one_user_agent_bill_two_clicks(client, db, link):
+    visit(client, link, ip="198.51.100.7")
+    visit(client, link, ip="203.0.113.9")
+    visit(client, link, ip="198.51.100.7")
+    flush_clicks()
+    assert reasons(db) == [None, None, "repeat"]
+
+
+def test_visit_after_the_window_is_billable_again(client, db, link):
     visit(client, link)
     flush_clicks()
     [first] = stored(db)
     first.created_at -= timedelta(minutes=61)
     db.session.commit()
-    forget_repeat_keys(redis)  # what the end of the window does to Redis
     visit(client, link)
     flush_clicks()
     assert reasons(db) == [None, None]
 
 
-def test_visit_within_the_window_is_a_repeat_even_when_redis_lost_its_repeat_keys(client, db, link, redis):
+def test_window_runs_from_the_last_billable_click_not_the_last_repeat(client, db, link):
+    for _ in range(3):
+        visit(client, link)
+    flush_clicks()
+    billed, repeat, last = stored(db)
+    billed.created_at -= timedelta(minutes=70)  # billed 70 minutes ago
+    repeat.created_at -= timedelta(minutes=30)  # a repeat 30 minutes ago does not extend the window
+    db.session.delete(last)
+    db.session.commit()
     visit(client, link)
     flush_clicks()
-    forget_repeat_keys(redis)  # a Redis restarted without its keys
+    assert reasons(db) == [None, "repeat", None]
+
+
+def test_repeat_is_decided_by_the_flush_across_batches(client, db, link):
+    visit(client, link)
+    flush_clicks()
     visit(client, link)
     flush_clicks()
     assert reasons(db) == [None, "repeat"]
     assert [click.cpc_cents for click in stored(db)] == [12, None]
 
 
-def test_two_billable_visits_of_one_batch_bill_once(client, db, link, redis):
-    visit(client, link)
-    forget_repeat_keys(redis)
-    visit(client, link)
-    flush_clicks()
-    assert reasons(db) == [None, "repeat"]
+def test_settle_repeats_bills_one_row_per_ip_and_link_in_a_window(app, db, link):
+    at = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 
+    def row(ip_hash: str, minutes: int, user_agent: str = BROWSER) -> dict:
+        made_at = at + timedelta(minutes=minutes)
+        made = clicks.Visit(clicks.new_click_id(), made_at, ip_hash, user_agent, "", False, "")
+        return clicks.row_of(target_of(link), made, "")
 
-def test_repeat_key_lives_as_long_as_the_window(client, link, redis):
-    visit(client, link)
-    [key] = redis.scan_iter(f"{clicks.REPEAT_KEY_PREFIX}*")
-    assert 59 * 60 < redis.ttl(key) <= 60 * 60
-
-
-def test_same_link_with_another_user_agent_is_not_a_repeat(client, db, link):
-    visit(client, link)
-    visit(client, link, user_agent=f"{BROWSER} (another browser)")
-    flush_clicks()
-    assert reasons(db) == [None, None]
+    one, other = "a" * 32, "b" * 32
+    rows = [row(one, 0), row(one, 59, "another"), row(other, 1), row(one, 60), row(one, 61)]
+    clicks.settle_repeats(rows)
+    assert [r["not_billable_reason"] for r in rows] == [None, "repeat", None, None, "repeat"]
+    assert [r["cpc_cents"] for r in rows] == [12, None, 12, 12, None]
 
 
 def test_same_visitor_on_another_link_is_not_a_repeat(client, db, link, make_asset, offer, partner):
@@ -321,7 +317,7 @@ def test_repeat_window_of_zero_bills_every_visit(make_app, db, link):
     assert reasons(db) == [None, None]
 
 
-# --- Redis unreachable: direct insert -------------------------------------------------------------------
+# --- Redis unreachable: each click stored in its request (tests; production buffers them) ---------
 
 
 def test_click_is_inserted_at_once_when_redis_is_unreachable(down_client, db, link):
@@ -334,6 +330,14 @@ def test_repeat_is_found_in_the_database_when_redis_is_unreachable(down_client, 
     visit(down_client, link)
     visit(down_client, link)
     assert reasons(db) == [None, "repeat"]
+
+
+def test_rotating_user_agent_bills_one_click_when_redis_is_unreachable(down_client, db, link):
+    for n in range(3):
+        visit(down_client, link, user_agent=f"{BROWSER} rotated/{n}")
+    visit(down_client, link, ip="203.0.113.9")
+    assert sorted(reasons(db), key=str) == [None, None, "repeat", "repeat"]
+    assert sum(click.cpc_cents or 0 for click in stored(db)) == 24
 
 
 def test_visit_after_the_window_is_billable_again_when_redis_is_unreachable(down_client, db, link):
@@ -373,13 +377,15 @@ def test_head_and_bot_are_not_billable_when_redis_is_unreachable(
 
 
 def test_redis_outage_is_logged_once_per_interval_not_per_click(down_client, db, link, caplog, monkeypatch):
-    monkeypatch.setattr(clicks._FallbackLog, "last_at", float("-inf"))
-    monkeypatch.setattr(clicks._FallbackLog, "count", 0)
+    monkeypatch.setattr(click_capture._FallbackLog, "last_at", float("-inf"))
+    monkeypatch.setattr(click_capture._FallbackLog, "count", 0)
     for _ in range(3):
         visit(down_client, link)
-    [record] = [r for r in caplog.records if r.name == clicks.__name__]
+    [record] = [r for r in caplog.records if r.name == click_capture.__name__]
     assert record.levelname == "WARNING"
-    assert "redis unavailable (ConnectionError): 1 click(s) inserted directly" in record.getMessage()
+    assert (
+        "redis unavailable (ConnectionError): 1 click(s) sent to the database instead" in record.getMessage()
+    )
     assert len(stored(db)) == 3
 
 

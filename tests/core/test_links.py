@@ -10,7 +10,7 @@ from flask_babel import force_locale
 from sqlalchemy import func, select
 
 from contentflow.models import Partner, ShortLink
-from contentflow.services import clicks, links, offers
+from contentflow.services import click_capture, links, offers
 from contentflow.services.clicks import STREAM_KEY
 
 OFFER = "https://acme.example.net/go?sub="
@@ -313,7 +313,7 @@ def test_fast_path_failure_lets_the_app_answer(client, db, make_partner, make_as
     code = links.get_or_create_link(partner.id, asset.id).code
     db.session.commit()
     calls = []
-    real = clicks.capture_by_code
+    real = click_capture.capture_by_code
 
     def fail_once(*args, **kwargs):
         calls.append(1)
@@ -321,7 +321,7 @@ def test_fast_path_failure_lets_the_app_answer(client, db, make_partner, make_as
             raise RuntimeError("boom")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(clicks, "capture_by_code", fail_once)
+    monkeypatch.setattr(click_capture, "capture_by_code", fail_once)
     response = client.get(f"/l/{code}")
     assert response.status_code == 302
     assert len(calls) == 2
