@@ -224,13 +224,17 @@ def make_app() -> Iterator[Callable[..., Flask]]:
 
 @pytest.fixture(autouse=True)
 def redis(app: Flask) -> Iterator[redis_lib.Redis]:
-    """The app's Redis (a dedicated db number), flushed after every test: queues, schedules, limits."""
+    """The app's Redis (a dedicated db number), flushed after every test: queues, schedules, limits; the
+    process's copy of the postback limits goes with it."""
     from contentflow.queueing import redis_connection
+    from contentflow.services.postback_limits import limiter_of
 
     connection = redis_connection(app)
     connection.flushdb()
+    limiter_of(app).forget()
     yield connection
     connection.flushdb()
+    limiter_of(app).forget()
 
 
 @pytest.fixture

@@ -71,7 +71,7 @@ def postbacks(subid: str) -> st.SearchStrategy[Probe]:
     return postback()
 
 
-def test_hot_paths_answer_no_5xx_to_hostile_input(client, world):
+def test_hot_paths_answer_no_5xx_to_hostile_input(client, world, redis):
     probes = link_visits(world.link.code, world.asset.id, world.pat.id) | postbacks(world.subid)
     tally = Tally()
 
