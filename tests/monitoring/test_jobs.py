@@ -4,7 +4,7 @@ that commit out of order, through the CLI, and doing nothing once the flag is of
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -79,13 +79,14 @@ def test_click_of_a_transaction_that_commits_after_a_later_one_is_counted(app, c
         pytest.skip("SQLite has one writer: no transaction overtakes another")
     now = datetime.now(UTC)
     day = (now - timedelta(days=2)).date()
+    noon = datetime.combine(day, time(12), tzinfo=UTC)  # both clicks on one day, whatever the hour now
     insert = Click.__table__.insert()
     slow, fast = connections_on_two_slots(committed.engine)
     try:
         with slow.begin() as slow_transaction:
-            slow.execute(insert, click_row(*link, now - timedelta(days=2)))  # begun first...
+            slow.execute(insert, click_row(*link, noon))  # begun first...
             with fast.begin():
-                fast.execute(insert, click_row(*link, now - timedelta(days=2, hours=1)))  # ...committed first
+                fast.execute(insert, click_row(*link, noon - timedelta(hours=1)))  # ...committed first
             refresh_monitoring(now=now.isoformat())
             assert clicks_of(committed, day) == 1
             slow_transaction.commit()
