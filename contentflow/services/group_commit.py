@@ -3,18 +3,29 @@ waiting for its own result.
 
 A transaction's cost on PostgreSQL is mostly its COMMIT, which waits for the WAL to reach the disk
 (``synchronous_commit`` stays on: an answered postback is durable). One process's writer thread takes
-every statement queued by the request threads while it was busy, sends them in one pipeline (one round
-trip, each statement prepared once per connection) inside one transaction, commits, and hands each
-request its row. Nothing waits on purpose: under light load a batch holds one statement (sent alone, in
-autocommit: half the client CPU of a pipeline), and batches grow with the load (up to ``MAX_BATCH``).
-``bench/postback.py`` measures it against pgbench on the same statement.
+every statement queued by the request threads while it was busy, runs them in one transaction, commits,
+and hands each request its row. Nothing waits on purpose: under light load a batch holds one statement
+(sent alone, in autocommit), and batches grow with the load (up to ``MAX_BATCH``). ``bench/postback.py``
+measures it against pgbench on the same statement.
+
+How a batch is sent, cheapest first:
+
+- **Set-based** (``many``): a statement queued with its set-based form goes, with the rest of its batch,
+  as that one statement. It takes ``%(batch)s``, the batch's parameters as one JSON array of objects
+  (one ``json.dumps`` in C: no per-value adaptation in Python), and returns one row per element, in
+  order, shaped as the single statement's row. One statement is its own transaction in autocommit: one
+  round trip, no BEGIN/COMMIT. Its rows must come out as the single statements run in the batch's order
+  in one transaction would have made them (``services.postback_fast.WRITE_MANY`` says how).
+- **Pipelined**: otherwise BEGIN, the statements (``executemany`` when they are all the same) and COMMIT
+  leave in one pipeline, one round trip (each statement prepared once per connection).
 
 Rules for what may be queued (``services.postback_fast`` follows them):
 
 - A statement must be idempotent and guarded by constraints, never by a read in Python: when a batch
-  fails (one statement's error aborts the whole transaction), it is rolled back and each statement is
-  run again alone in its own transaction, so one bad statement costs the others nothing. When even
-  that fails, the caller gets ``GroupCommitFailed`` and takes its slow path.
+  fails (one statement's error aborts the whole transaction, and the set-based statement is one), it is
+  rolled back and each statement is run again alone (in its single form) in its own transaction, so one
+  bad statement costs the others nothing. When even that fails, the caller gets ``GroupCommitFailed``
+  and takes its slow path.
 - Because the connection may break while COMMIT is in flight, "failed" can mean "committed after all":
   the slow path must then find the rows and answer as for a replay. Exactly-once rests on the unique
   keys, as everywhere else.
@@ -26,6 +37,7 @@ Rules for what may be queued (``services.postback_fast`` follows them):
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import queue
@@ -57,6 +69,8 @@ class _Item:
     sql: str
     params: Mapping[str, Any]
     sort_key: tuple
+    #: The set-based form of ``sql`` (see the module's docstring), or None.
+    many: str | None = None
     done: threading.Event = field(default_factory=threading.Event)
     row: tuple | None = None
     error: BaseException | None = None
@@ -79,12 +93,16 @@ class GroupCommit:
         #: ends) the parent's sessions.
         self._inherited: list[psycopg.Connection] = []
 
-    def execute(self, sql: str, params: Mapping[str, Any], sort_key: tuple = ()) -> tuple | None:
+    def execute(
+        self, sql: str, params: Mapping[str, Any], sort_key: tuple = (), many: str | None = None
+    ) -> tuple | None:
         """Run ``sql`` with ``params`` in the next batch; its first row (None: no row) once committed.
+        ``many``, the set-based form of ``sql``, runs a batch of such statements as one (its ``params``
+        must then be JSON values).
 
         Raises GroupCommitFailed (see the module's rules)."""
         self._ensure_threads()
-        item = _Item(sql, params, sort_key)
+        item = _Item(sql, params, sort_key, many)
         self._queue.put(item)
         if not item.done.wait(WAIT_SECONDS):
             raise GroupCommitFailed(f"no batch committed within {WAIT_SECONDS:.0f} s")
@@ -171,8 +189,15 @@ class GroupCommit:
         if len(batch) == 1:  # a statement alone is its own transaction (autocommit): no BEGIN, no pipeline
             cursor = connection.execute(batch[0].sql, batch[0].params, prepare=True)
             return [cursor.fetchone() if cursor.description else None]
+        many = batch[0].many
+        if many is not None and all(item.many == many for item in batch):  # the usual case
+            batch_json = json.dumps([item.params for item in batch])
+            rows = connection.execute(many, {"batch": batch_json}, prepare=True).fetchall()
+            if len(rows) != len(batch):  # a bug: committed, but whose row is whose? Each alone answers.
+                raise RuntimeError(f"the set-based form answered {len(rows)} rows for {len(batch)}")
+            return rows
         # BEGIN, the statements and COMMIT leave in one pipeline: one round trip for the whole batch.
-        if all(item.sql == batch[0].sql for item in batch):  # the usual case: executemany is cheaper
+        if all(item.sql == batch[0].sql for item in batch):  # executemany is cheaper
             cursor = connection.cursor()
             with connection.pipeline(), connection.transaction():
                 cursor.executemany(batch[0].sql, [item.params for item in batch], returning=True)

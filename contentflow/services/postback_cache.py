@@ -78,36 +78,47 @@ _ROW_VERSION = (literal_column("xmin::text"), literal_column("ctid::text"))
 
 
 class Snapshots:
-    """The snapshots of one process (thread-safe: a race only reads a row twice)."""
+    """The snapshots of one process (thread-safe). A missing or expired snapshot is read by one thread
+    while the others asking meanwhile wait for it: at a process's start all its threads ask at once, and
+    each would otherwise open a database connection and decrypt the same secrets."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._networks: dict[str, tuple[float, NetworkSnapshot]] = {}
         self._rates: dict[str, tuple[float, RateSnapshot]] = {}
+        self._reading = threading.Lock()
 
     def network(self, name: str) -> NetworkSnapshot | None:
         """The network named ``name``, from this process's snapshot or read now; None when unknown."""
-        now = self._clock()
         kept = self._networks.get(name)
-        if kept is not None and kept[0] > now:
+        if kept is not None and kept[0] > self._clock():
             return kept[1]
-        snapshot = read_network(name)
-        if snapshot is not None:
-            self._networks[name] = (now + SNAPSHOT_SECONDS, snapshot)
-        return snapshot
+        with self._reading:
+            now = self._clock()
+            kept = self._networks.get(name)
+            if kept is not None and kept[0] > now:
+                return kept[1]
+            snapshot = read_network(name)
+            if snapshot is not None:
+                self._networks[name] = (now + SNAPSHOT_SECONDS, snapshot)
+            return snapshot
 
     def rate(self, currency: str) -> RateSnapshot | None:
         """The rate of ``currency`` (EUR: 1), from the snapshot or read now; None when no admin set one."""
         if currency == fx.BASE_CURRENCY:
             return RateSnapshot(currency, Decimal(1), NO_ROW)
-        now = self._clock()
         kept = self._rates.get(currency)
-        if kept is not None and kept[0] > now:
+        if kept is not None and kept[0] > self._clock():
             return kept[1]
-        snapshot = read_rate(currency)
-        if snapshot is not None:
-            self._rates[currency] = (now + SNAPSHOT_SECONDS, snapshot)
-        return snapshot
+        with self._reading:
+            now = self._clock()
+            kept = self._rates.get(currency)
+            if kept is not None and kept[0] > now:
+                return kept[1]
+            snapshot = read_rate(currency)
+            if snapshot is not None:
+                self._rates[currency] = (now + SNAPSHOT_SECONDS, snapshot)
+            return snapshot
 
     def forget(self, network_name: str, currency: str) -> None:
         """Drop the snapshots of a network and a rate (the database said one of them changed)."""

@@ -21,8 +21,11 @@ test_postback_fast.py`` runs both paths on the same inputs). The monitoring plug
 rows whatever wrote them.
 
 The statement goes through the process's group commit (``services.group_commit``), which commits it with
-the other requests' statements of the moment. Under ``TESTING``, or with ``POSTBACK_GROUP_COMMIT`` false,
-it runs in the request's session transaction instead (the test fixtures roll that back).
+the other requests' statements of the moment: a batch goes as ``WRITE_MANY``, the same steps for a whole
+batch in one statement (one transaction), whose rows are those ``WRITE`` would have returned run once per
+postback, in the batch's order, in one transaction (``tests/core/test_postback_fast_many.py`` holds them
+equal). Under ``TESTING``, or with ``POSTBACK_GROUP_COMMIT`` false, ``WRITE`` runs in the request's
+session transaction instead (the test fixtures roll that back).
 ``POSTBACK_FAST_PATH`` false turns this path off. Both are app overrides (``create_app(overrides)``),
 not settings read from the environment: production leaves them alone. On SQLite the ORM path serves
 every postback.
@@ -107,6 +110,99 @@ logged AS (
     FROM decided
 )
 SELECT EXISTS (SELECT FROM fresh), (SELECT id FROM decided), (SELECT outcome FROM decided)
+"""
+#: ``WRITE`` for a batch, in one statement: ``%(batch)s`` is a JSON array of ``WRITE``'s parameters (one
+#: object per postback, in the batch's order); one row per postback, in that order, as ``WRITE`` returns.
+#: Run one by one in one transaction, a later ``WRITE`` sees what an earlier one inserted; here every part
+#: reads the snapshot of the statement's start, so the order is kept by hand: of the postbacks naming one
+#: ``(network, txn_id)``, the first whose click is found makes the conversion (``sale``); each postback
+#: then finds the conversion that existed before the statement or that an earlier (or the same) postback
+#: made (``decided``): made by itself, accepted; found with the same status, a duplicate; else nothing
+#: (the ORM path decides, after the batch's commit, as after a ``WRITE`` that decided nothing). Freshness is
+#: checked per postback (their snapshots may differ). The rows go in ``(network, txn_id)`` order, as the
+#: group commit sorts its batches, so concurrent batches lock keys in the same order. One difference: a
+#: sale another process commits while the statement runs is seen by none of its postbacks, where a later
+#: ``WRITE`` (a new snapshot) would see it; they all take the ORM path then, which answers the same.
+WRITE_MANY = """
+WITH input AS (
+    SELECT * FROM ROWS FROM (json_to_recordset(%(batch)s::json) AS (network_id bigint, network_xmin text,
+        network_ctid text, currency text, rate_xmin text, rate_ctid text, click_id text, partner_id text,
+        asset_id text, txn_id text, subid text, status text, amount_minor bigint, amount_eur_cents bigint,
+        fx_rate text, log_network_name text, log_txn_id text, log_params text, log_ip_hash text))
+        WITH ORDINALITY AS input (network_id, network_xmin, network_ctid, currency, rate_xmin, rate_ctid,
+            click_id, partner_id, asset_id, txn_id, subid, status, amount_minor, amount_eur_cents, fx_rate,
+            log_network_name, log_txn_id, log_params, log_ip_hash, ord)
+),
+fresh AS (
+    SELECT input.ord FROM input
+    WHERE EXISTS (
+        SELECT FROM networks
+        WHERE id = input.network_id
+          AND xmin = input.network_xmin::xid AND ctid = input.network_ctid::tid)
+      AND (input.currency = 'EUR' OR EXISTS (
+        SELECT FROM fx_rates
+        WHERE currency = input.currency
+          AND xmin = input.rate_xmin::xid AND ctid = input.rate_ctid::tid))
+),
+click AS (
+    SELECT input.*, coalesce(c.offer_id, a.offer_id) AS offer_id,
+           coalesce(a.revshare_bps, o.revshare_bps, 0) AS share_bps
+    FROM input
+    JOIN fresh USING (ord)
+    JOIN clicks AS c ON c.id = input.click_id AND c.partner_id = input.partner_id
+        AND c.asset_id = input.asset_id
+    JOIN assets AS a ON a.id = c.asset_id
+    LEFT JOIN offers AS o ON o.id = coalesce(c.offer_id, a.offer_id)
+),
+sale AS (
+    SELECT DISTINCT ON (network_id, txn_id) * FROM click ORDER BY network_id, txn_id, ord
+),
+inserted AS (
+    INSERT INTO conversions (network_id, txn_id, subid, click_id, partner_id, asset_id, offer_id, status,
+        amount_minor, currency, amount_eur_cents, fx_rate, needs_review, created_at, updated_at)
+    SELECT network_id, txn_id, subid, click_id, partner_id, asset_id, offer_id, status, amount_minor,
+        currency, amount_eur_cents, fx_rate, false, statement_timestamp(), statement_timestamp()
+    FROM sale
+    ON CONFLICT (network_id, txn_id) DO NOTHING
+    RETURNING id, network_id, txn_id
+),
+made AS (
+    SELECT inserted.id, sale.* FROM inserted JOIN sale USING (network_id, txn_id)
+),
+credited AS (
+    INSERT INTO ledger_entries (partner_id, kind, amount_cents, idempotency_key, conversion_id, memo,
+        created_at)
+    SELECT made.partner_id, 'conversion_share', share.cents, concat('conv:', made.id, ':', 'credit'),
+        made.id, 'sale ' || made.txn_id, statement_timestamp()
+    FROM made,
+        LATERAL (SELECT round(made.amount_eur_cents::numeric * made.share_bps / 10000)::bigint AS cents)
+            AS share
+    WHERE made.status = 'confirmed' AND share.cents <> 0
+    ON CONFLICT (idempotency_key) DO NOTHING
+),
+decided AS (
+    SELECT input.ord, coalesce(before.id, made.id) AS id,
+        CASE WHEN made.ord = input.ord THEN 'accepted' ELSE 'duplicate' END AS outcome
+    FROM input
+    JOIN fresh USING (ord)
+    LEFT JOIN conversions AS before
+        ON before.network_id = input.network_id AND before.txn_id = input.txn_id
+    LEFT JOIN made
+        ON made.network_id = input.network_id AND made.txn_id = input.txn_id AND made.ord <= input.ord
+    WHERE coalesce(before.status, made.status) = input.status
+),
+logged AS (
+    INSERT INTO postback_log (network_name, network_id, txn_id, conversion_id, outcome, reason,
+        http_status, params, ip_hash, created_at)
+    SELECT input.log_network_name, input.network_id, input.log_txn_id, decided.id, decided.outcome,
+        CASE decided.outcome WHEN 'accepted' THEN 'created' ELSE 'replay' END, 200,
+        input.log_params::json, input.log_ip_hash, statement_timestamp()
+    FROM decided JOIN input USING (ord)
+    ORDER BY decided.ord
+)
+SELECT fresh.ord IS NOT NULL, decided.id, decided.outcome
+FROM input LEFT JOIN fresh USING (ord) LEFT JOIN decided USING (ord)
+ORDER BY input.ord
 """
 REASONS = {"accepted": "created", "duplicate": "replay"}
 
@@ -210,7 +306,7 @@ def _write(app: Flask, params: dict[str, Any], sort_key: tuple) -> tuple | None:
         connection = db.session.connection().connection.driver_connection
         return connection.execute(WRITE, params, prepare=True).fetchone()
     try:
-        return group_commit_of(app).execute(WRITE, params, sort_key)
+        return group_commit_of(app).execute(WRITE, params, sort_key, many=WRITE_MANY)
     except GroupCommitFailed:
         return None  # the ORM path finds what was committed, if anything, and answers as for a replay
 

@@ -4,8 +4,9 @@ snapshot and the last run of each scheduled job
 - ``monitoring_daily_totals`` / ``_partners`` / ``_assets``: one row per UTC day (and partner, asset) with
   clicks, billable clicks, conversions, confirmed conversions and revenue.
 - ``monitoring_stale_days``: a day is marked by a trigger on ``clicks`` and ``conversions`` in the very
-  transaction that inserts, changes or deletes its rows (PostgreSQL: once per statement for clicks, so a
-  flush batch costs one upsert; SQLite, the single-writer first run: per row). The rollup recomputes the
+  transaction that inserts, changes or deletes its rows (PostgreSQL: once per statement, so a flush batch
+  or a batch of postbacks costs one upsert, except per row for clicks' updates; SQLite, the single-writer
+  first run: per row). The rollup recomputes the
   marked days. The days of the last 90 are marked here, so an existing database is rolled up at once.
 - ``monitoring_ranges`` (each partner's and asset's sums over the last 7, 30 and 90 days),
   ``monitoring_snapshot`` (the network's money, active partners, assignments done with) and
@@ -51,6 +52,22 @@ POSTGRESQL_INSTALL = (
     "      ON CONFLICT (day, slot) DO UPDATE SET version = monitoring_stale_days.version + 1;\n"
     "      RETURN NULL;\n"
     "    END $$",
+    "CREATE OR REPLACE FUNCTION monitoring_mark_conversion_days() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+    "    BEGIN\n"
+    "      IF TG_OP = 'UPDATE' THEN\n"
+    "        INSERT INTO monitoring_stale_days (day, slot, version)\n"
+    "        SELECT DISTINCT (created_at AT TIME ZONE 'UTC')::date, pg_backend_pid() % 16, 1\n"
+    "        FROM (SELECT created_at FROM earlier_conversions\n"
+    "              UNION ALL SELECT created_at FROM changed_conversions) AS changed ORDER BY 1\n"
+    "        ON CONFLICT (day, slot) DO UPDATE SET version = monitoring_stale_days.version + 1;\n"
+    "      ELSE\n"
+    "        INSERT INTO monitoring_stale_days (day, slot, version)\n"
+    "        SELECT DISTINCT (created_at AT TIME ZONE 'UTC')::date, pg_backend_pid() % 16, 1\n"
+    "        FROM changed_conversions ORDER BY 1\n"
+    "        ON CONFLICT (day, slot) DO UPDATE SET version = monitoring_stale_days.version + 1;\n"
+    "      END IF;\n"
+    "      RETURN NULL;\n"
+    "    END $$",
     "CREATE OR REPLACE FUNCTION monitoring_mark_row_days() RETURNS trigger LANGUAGE plpgsql AS $$\n"
     "    BEGIN\n"
     "      IF TG_OP <> 'INSERT' THEN PERFORM monitoring_mark_day(OLD.created_at); END IF;\n"
@@ -70,16 +87,28 @@ POSTGRESQL_INSTALL = (
     "OLD.created_at IS DISTINCT FROM NEW.created_at OR OLD.is_billable IS DISTINCT FROM NEW.is_billable OR "
     "OLD.partner_id IS DISTINCT FROM NEW.partner_id OR OLD.asset_id IS DISTINCT FROM NEW.asset_id) "
     "EXECUTE FUNCTION monitoring_mark_row_days()",
-    "DROP TRIGGER IF EXISTS monitoring_conversions_changed ON conversions",
-    "CREATE TRIGGER monitoring_conversions_changed AFTER INSERT OR UPDATE OR DELETE ON conversions "
-    "FOR EACH ROW EXECUTE FUNCTION monitoring_mark_row_days()",
+    "DROP TRIGGER IF EXISTS monitoring_conversions_inserted ON conversions",
+    "CREATE TRIGGER monitoring_conversions_inserted AFTER INSERT ON conversions "
+    "REFERENCING NEW TABLE AS changed_conversions FOR EACH STATEMENT "
+    "EXECUTE FUNCTION monitoring_mark_conversion_days()",
+    "DROP TRIGGER IF EXISTS monitoring_conversions_deleted ON conversions",
+    "CREATE TRIGGER monitoring_conversions_deleted AFTER DELETE ON conversions "
+    "REFERENCING OLD TABLE AS changed_conversions FOR EACH STATEMENT "
+    "EXECUTE FUNCTION monitoring_mark_conversion_days()",
+    "DROP TRIGGER IF EXISTS monitoring_conversions_updated ON conversions",
+    "CREATE TRIGGER monitoring_conversions_updated AFTER UPDATE ON conversions "
+    "REFERENCING OLD TABLE AS earlier_conversions NEW TABLE AS changed_conversions FOR EACH STATEMENT "
+    "EXECUTE FUNCTION monitoring_mark_conversion_days()",
 )
 POSTGRESQL_REMOVE = (
     "DROP TRIGGER IF EXISTS monitoring_clicks_inserted ON clicks",
     "DROP TRIGGER IF EXISTS monitoring_clicks_deleted ON clicks",
     "DROP TRIGGER IF EXISTS monitoring_clicks_updated ON clicks",
-    "DROP TRIGGER IF EXISTS monitoring_conversions_changed ON conversions",
+    "DROP TRIGGER IF EXISTS monitoring_conversions_inserted ON conversions",
+    "DROP TRIGGER IF EXISTS monitoring_conversions_deleted ON conversions",
+    "DROP TRIGGER IF EXISTS monitoring_conversions_updated ON conversions",
     "DROP FUNCTION IF EXISTS monitoring_mark_row_days()",
+    "DROP FUNCTION IF EXISTS monitoring_mark_conversion_days()",
     "DROP FUNCTION IF EXISTS monitoring_mark_click_days()",
     "DROP FUNCTION IF EXISTS monitoring_mark_day(timestamptz)",
 )

@@ -2,9 +2,19 @@
 changed or deleted in ``monitoring_stale_days``, inside the transaction that makes the change (whatever
 wrote it), so the mark is visible exactly when the rows are.
 
-PostgreSQL marks once per statement for clicks (a flush batch costs one upsert) and once per row for
-conversions; each connection bumps its own mark of the day (``pg_backend_pid() % MARK_SLOTS``), so
-concurrent writers rarely wait for one another. SQLite (the single-writer first run) marks per row.
+PostgreSQL marks once per statement for inserted and deleted clicks (a flush batch costs one upsert) and
+for every change of conversions (a batch of postbacks, one statement, costs one upsert: see
+``services.postback_fast.WRITE_MANY``), from the statement's transition tables, after its last row; for
+clicks changed by an UPDATE it marks per row, and only when a column the rollups read changed (the accrual
+updates clicks in bulk without moving them). Each connection bumps its own mark of the day
+(``pg_backend_pid() % MARK_SLOTS``), so concurrent writers rarely wait for one another. SQLite (the
+single-writer first run) marks per row.
+
+Why once per statement is enough: a rollup clears a mark only if its version is still the one read
+before recomputing the day (``services.rollups.refresh_day``). A transaction that changes a day's rows
+bumps that day's mark in the same transaction, so the bump becomes visible, or blocks the clearing,
+exactly when the rows do, however many rows it changed. Marking after the statement's last row also
+takes the mark's row lock last, when the statement holds its other locks already.
 Migration 0009 installs them from its own copy of this DDL (a migration never imports code that may change
 after it ran; ``tests/monitoring/test_capture.py`` checks the two agree, so a change here needs a new
 revision). ``flask monitoring refresh --rebuild`` puts back any that went missing (a SQLite table rebuilt
@@ -40,6 +50,22 @@ POSTGRESQL_FUNCTIONS = (
       ON CONFLICT (day, slot) DO UPDATE SET version = monitoring_stale_days.version + 1;
       RETURN NULL;
     END $$""",  # noqa: S608 - a constant, no input
+    f"""CREATE OR REPLACE FUNCTION monitoring_mark_conversion_days() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      IF TG_OP = 'UPDATE' THEN
+        INSERT INTO monitoring_stale_days (day, slot, version)
+        SELECT DISTINCT (created_at AT TIME ZONE 'UTC')::date, pg_backend_pid() % {MARK_SLOTS}, 1
+        FROM (SELECT created_at FROM earlier_conversions
+              UNION ALL SELECT created_at FROM changed_conversions) AS changed ORDER BY 1
+        ON CONFLICT (day, slot) DO UPDATE SET version = monitoring_stale_days.version + 1;
+      ELSE
+        INSERT INTO monitoring_stale_days (day, slot, version)
+        SELECT DISTINCT (created_at AT TIME ZONE 'UTC')::date, pg_backend_pid() % {MARK_SLOTS}, 1
+        FROM changed_conversions ORDER BY 1
+        ON CONFLICT (day, slot) DO UPDATE SET version = monitoring_stale_days.version + 1;
+      END IF;
+      RETURN NULL;
+    END $$""",  # noqa: S608 - a constant, no input
     """CREATE OR REPLACE FUNCTION monitoring_mark_row_days() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
       IF TG_OP <> 'INSERT' THEN PERFORM monitoring_mark_day(OLD.created_at); END IF;
@@ -64,10 +90,21 @@ POSTGRESQL_TRIGGERS = {
         f"AFTER UPDATE ON clicks FOR EACH ROW WHEN ({_CLICK_CHANGED}) "
         "EXECUTE FUNCTION monitoring_mark_row_days()",
     ),
-    "monitoring_conversions_changed": (
+    "monitoring_conversions_inserted": (
         "conversions",
-        "AFTER INSERT OR UPDATE OR DELETE ON conversions FOR EACH ROW "
-        "EXECUTE FUNCTION monitoring_mark_row_days()",
+        "AFTER INSERT ON conversions REFERENCING NEW TABLE AS changed_conversions FOR EACH STATEMENT "
+        "EXECUTE FUNCTION monitoring_mark_conversion_days()",
+    ),
+    "monitoring_conversions_deleted": (
+        "conversions",
+        "AFTER DELETE ON conversions REFERENCING OLD TABLE AS changed_conversions FOR EACH STATEMENT "
+        "EXECUTE FUNCTION monitoring_mark_conversion_days()",
+    ),
+    "monitoring_conversions_updated": (
+        "conversions",
+        "AFTER UPDATE ON conversions "
+        "REFERENCING OLD TABLE AS earlier_conversions NEW TABLE AS changed_conversions FOR EACH STATEMENT "
+        "EXECUTE FUNCTION monitoring_mark_conversion_days()",
     ),
 }
 
@@ -115,6 +152,7 @@ def removal_statements(dialect: str) -> list[str]:
         ]
         functions = (
             "monitoring_mark_row_days()",
+            "monitoring_mark_conversion_days()",
             "monitoring_mark_click_days()",
             "monitoring_mark_day(timestamptz)",
         )

@@ -149,7 +149,11 @@ def test_change_committed_by_another_process_is_honoured_at_once(grouped, other_
 # --- one batch ------------------------------------------------------------------------------------------
 
 
-def write_item(committed, subid: str, txn_id: str, status: str = "confirmed") -> _Item:
+def write_item(
+    committed, subid: str, txn_id: str, status: str = "confirmed", many: str | None = postback_fast.WRITE_MANY
+) -> _Item:
+    """The fast path's statement for one sale, with its set-based form as the fast path queues it
+    (``many=None``: without, so that its batch goes as a pipeline)."""
     from contentflow.services.postback_cache import read_network
 
     network = read_network("acme")
@@ -176,16 +180,20 @@ def write_item(committed, subid: str, txn_id: str, status: str = "confirmed") ->
         "log_params": json.dumps({"txn_id": txn_id}),
         "log_ip_hash": "0" * 32,
     }
-    return _Item(postback_fast.WRITE, params, (network.id, txn_id))
+    return _Item(postback_fast.WRITE, params, (network.id, txn_id), many)
 
 
-def test_one_batch_answers_each_statement_and_a_bad_one_costs_the_others_nothing(writer, committed):
+SENT_AS = {"set-based": postback_fast.WRITE_MANY, "pipelined": None}
+
+
+@pytest.mark.parametrize("many", SENT_AS.values(), ids=SENT_AS.keys())
+def test_one_batch_answers_each_statement_and_a_bad_one_costs_the_others_nothing(writer, committed, many):
     subid = make_sale(committed)
     batch = [
-        write_item(committed, subid, "T-2"),
-        write_item(committed, subid, "T-1"),
-        write_item(committed, subid, "T-1"),  # its replay, in the same transaction
-        write_item(committed, subid, "T-3", status="bogus"),  # breaks a CHECK: the batch fails
+        write_item(committed, subid, "T-2", many=many),
+        write_item(committed, subid, "T-1", many=many),
+        write_item(committed, subid, "T-1", many=many),  # its replay, in the same transaction
+        write_item(committed, subid, "T-3", status="bogus", many=many),  # breaks a CHECK: the batch fails
     ]
     writer.commit_batch(batch)
     # Run in key order, so that two batches lock the same keys in the same order.
@@ -219,3 +227,30 @@ def test_batch_of_different_statements_is_committed_together(writer, committed):
     assert [item.row for item in batch][0] == (42,)
     assert batch[1].row[2] == "accepted"
     assert totals(committed) == (1, 1, 494)
+
+
+def test_batch_goes_as_one_statement_and_each_gets_its_own_row(writer, committed):
+    subid = make_sale(committed)
+    batch = [write_item(committed, subid, txn_id) for txn_id in ("T-3", "T-1", "T-2", "T-1")]
+    writer.commit_batch(batch)
+    assert [(item.params["txn_id"], item.row[2]) for item in batch] == [
+        ("T-1", "accepted"),
+        ("T-1", "duplicate"),
+        ("T-2", "accepted"),
+        ("T-3", "accepted"),
+    ]
+    assert batch[0].row[1] == batch[1].row[1]
+    # One statement: every row it wrote bears its one statement timestamp.
+    stamps = committed.session.scalars(select(Conversion.created_at).distinct()).all()
+    assert len(stamps) == 1
+    assert totals(committed) == (3, 3, 3 * 494)
+    assert outcomes(committed) == {"accepted": 3, "duplicate": 1}
+
+
+def test_set_based_form_answering_other_rows_makes_each_statement_run_alone(writer, committed):
+    subid = make_sale(committed)
+    broken = "SELECT %(batch)s::json IS NOT NULL"  # one row for the whole batch
+    batch = [write_item(committed, subid, txn_id, many=broken) for txn_id in ("T-1", "T-2")]
+    writer.commit_batch(batch)
+    assert [(item.row[2], item.error) for item in batch] == [("accepted", None), ("accepted", None)]
+    assert totals(committed) == (2, 2, 2 * 494)

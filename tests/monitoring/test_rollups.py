@@ -7,7 +7,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select, text, update
+from sqlalchemy import delete, func, insert, select, text, update
 
 from contentflow.models import Click, Conversion, Partner
 from contentflow.services import clicks
@@ -292,6 +292,135 @@ def test_changing_a_clicks_billing_marks_its_day(db, partner, asset, add_clicks,
     db.session.commit()
 
     assert marks(db) == [TODAY - timedelta(days=1)]
+
+
+# --- conversions: marked once per statement (PostgreSQL), however many rows it changes ------------------
+
+
+def mark_counts(db) -> dict:
+    """day -> how many times it was marked since its marks were cleared (one connection: one slot)."""
+    query = select(StaleDay.day, func.sum(StaleDay.version)).group_by(StaleDay.day)
+    return {day: int(count) for day, count in db.session.execute(query)}
+
+
+def sales(network, partner, asset, at, cents: list[int], status: str = "confirmed") -> list[dict]:
+    """Conversion rows for one multi-row INSERT (one statement), as a batch of postbacks writes them."""
+    return [
+        {
+            "network_id": network.id,
+            "txn_id": uuid.uuid4().hex,
+            "subid": "",
+            "partner_id": partner.id,
+            "asset_id": asset.id,
+            "status": status,
+            "amount_minor": amount,
+            "currency": "EUR",
+            "amount_eur_cents": amount,
+            "needs_review": False,
+            "created_at": at,
+            "updated_at": at,
+        }
+        for amount in cents
+    ]
+
+
+@pytest.fixture
+def postgresql_only(db):
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite marks per row")
+
+
+def test_conversions_inserted_by_one_statement_mark_each_day_once(
+    db, postgresql_only, network, partner, asset
+):
+    two, three = TODAY - timedelta(days=2), TODAY - timedelta(days=3)
+    batch = sales(network, partner, asset, days_ago(2), [100] * 5) + sales(
+        network, partner, asset, days_ago(3), [200] * 2
+    )
+
+    db.session.execute(insert(Conversion).values(batch))
+    assert mark_counts(db) == {two: 1, three: 1}
+
+    db.session.execute(insert(Conversion).values(sales(network, partner, asset, days_ago(2), [300] * 3)))
+    assert mark_counts(db) == {two: 2, three: 1}
+
+
+def test_conversions_changed_by_one_statement_mark_each_day_once(
+    db, postgresql_only, network, partner, asset
+):
+    two, five = TODAY - timedelta(days=2), TODAY - timedelta(days=5)
+    db.session.execute(insert(Conversion).values(sales(network, partner, asset, days_ago(2), [100] * 4)))
+    db.session.execute(delete(StaleDay))
+
+    db.session.execute(update(Conversion).values(status="reversed"))
+    assert mark_counts(db) == {two: 1}
+
+    db.session.execute(update(Conversion).values(created_at=days_ago(5)))  # leaves day 2 for day 5
+    assert mark_counts(db) == {two: 2, five: 1}
+
+    db.session.execute(delete(Conversion))
+    assert mark_counts(db) == {two: 2, five: 2}
+
+
+def test_a_statement_that_changes_no_conversion_marks_nothing(db, postgresql_only):
+    db.session.execute(update(Conversion).where(Conversion.id == -1).values(status="reversed"))
+    db.session.execute(delete(Conversion).where(Conversion.id == -1))
+
+    assert mark_counts(db) == {}
+
+
+def test_a_batch_of_conversions_in_one_statement_is_rolled_up_exactly(db, network, partner, asset, refresh):
+    refresh()
+    batch = (
+        sales(network, partner, asset, days_ago(1), [1250, 333, 7])
+        + sales(network, partner, asset, days_ago(1), [700], status="pending")
+        + sales(network, partner, asset, days_ago(4), [999], status="reversed")
+        + sales(network, partner, asset, days_ago(4), [5000])
+    )
+
+    db.session.execute(insert(Conversion).values(batch))
+    db.session.commit()
+    refresh()
+
+    totals = rows(db, DailyTotal)
+    assert totals[(TODAY - timedelta(days=1),)] == {
+        "click_count": 0,
+        "billable_click_count": 0,
+        "conversion_count": 4,
+        "confirmed_count": 3,
+        "revenue_cents": 1590,
+    }
+    assert totals[(TODAY - timedelta(days=4),)]["conversion_count"] == 2
+    assert totals[(TODAY - timedelta(days=4),)]["revenue_cents"] == 5000
+    assert marks(db) == []
+
+
+def test_batch_of_conversions_committed_while_its_day_is_recomputed_keeps_the_mark(
+    db, network, partner, asset, add_conversion, refresh, monkeypatch
+):
+    """As for clicks: the batch's one mark, bumped after the refresh read the day's marks, keeps the day
+    marked, and the next refresh counts the whole batch."""
+    add_conversion(partner, asset, days_ago(2), 100)
+    recompute = rollups._recompute
+    late: list = []
+
+    def recompute_then_a_batch_arrives(rollup, day, run_id):
+        recompute(rollup, day, run_id)
+        if rollup.model is DailyAsset and day == TODAY - timedelta(days=2) and not late:
+            late.extend(sales(network, partner, asset, days_ago(2, hour=11), [10, 20, 30]))
+            db.session.execute(insert(Conversion).values(late))
+            db.session.commit()
+
+    monkeypatch.setattr(rollups, "_recompute", recompute_then_a_batch_arrives)
+    refresh()
+    assert marks(db) == [TODAY - timedelta(days=2)]
+    monkeypatch.undo()
+
+    refresh()
+
+    day = rows(db, DailyTotal)[(TODAY - timedelta(days=2),)]
+    assert (day["conversion_count"], day["revenue_cents"]) == (4, 160)
+    assert marks(db) == []
 
 
 def test_capture_triggers_are_installed_by_the_migration(db):
