@@ -37,13 +37,14 @@ from common import bench_env, free_port, fresh_database, load_average  # noqa: E
 
 DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/cf_bench")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/9")
-DURATION = int(os.environ.get("BENCH_DURATION", "10"))
+DURATION = int(os.environ.get("BENCH_DURATION", "20"))
 CHECK_DURATION = int(os.environ.get("BENCH_CHECK_DURATION", "5"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "32"))
 THREADS = int(os.environ.get("BENCH_THREADS", "2"))
 WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
 WORKER_THREADS = int(os.environ.get("BENCH_WORKER_THREADS", "16"))
-ROUNDS = int(os.environ.get("BENCH_ROUNDS", "2"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
+WARM_UP_S = int(os.environ.get("BENCH_WARM_UP", "5"))
 CPU_REQUESTS = int(os.environ.get("BENCH_CPU_REQUESTS", "3000"))
 PACED_RATE = int(os.environ.get("BENCH_PACED_RATE", "1000"))
 USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
@@ -124,12 +125,23 @@ def main() -> None:
         for port in ports.values():
             wait_for(port)
         print_setup(urls)
+        # Warm-up, not recorded: every app's workers have served requests, the capture app's stream
+        # consumer and the direct app's buffer writer exist, and PostgreSQL has the tables in memory.
+        for name in VARIANTS:
+            wrk(urls[name], duration=WARM_UP_S)
         rounds = []
         for number in range(1, ROUNDS + 1):
-            results = {"bare": wrk(urls["bare"]), "direct": wrk(urls["direct"])}
-            with Backlog(env) as backlog:
-                results["capture"] = wrk(urls["capture"])
-            print_round(number, results, backlog)
+            results = {}
+            # Each app starts on a settled box: the capture app's flush and the direct app's buffer writer
+            # finish their work before the next app is loaded, so no app pays for another's backlog.
+            # The order turns every round, so none is always first or always after the same neighbour.
+            for name in ROUND_ORDERS[(number - 1) % len(ROUND_ORDERS)]:
+                settle(env)
+                with Backlog(env) as backlog:
+                    results[name] = wrk(urls[name])
+                if name == "capture":
+                    capture_backlog = backlog
+            print_round(number, results, capture_backlog)
             rounds.append(results)
         print_summary(rounds)
         with tempfile.TemporaryDirectory(prefix="bench-redirect-") as folder:
@@ -237,6 +249,37 @@ def wrk_recording_ids(url: str, prefix: Path) -> list[str]:
     for path in sorted(prefix.parent.glob(f"{prefix.name}-*.txt")):
         ids += path.read_text().split()
     return ids
+
+
+#: The order the apps are loaded in, round by round.
+ROUND_ORDERS = (("bare", "capture", "direct"), ("capture", "direct", "bare"), ("direct", "bare", "capture"))
+#: A settled box: this share of both CPUs idle over half a second, and the click stream empty.
+SETTLED_IDLE_SHARE = 0.85
+SETTLE_TIMEOUT_S = 60.0
+
+
+def cpu_times() -> tuple[int, int]:
+    """(idle, total) jiffies of the whole machine, from /proc/stat."""
+    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return fields[3] + fields[4], sum(fields)
+
+
+def settle(env: dict[str, str]) -> None:
+    """Wait (at most ``SETTLE_TIMEOUT_S``) until the stream is flushed and the machine is idle."""
+    import redis
+
+    from contentflow.services.clicks import STREAM_KEY
+
+    client = redis.Redis.from_url(env["REDIS_URL"])
+    deadline = time.monotonic() + SETTLE_TIMEOUT_S
+    while time.monotonic() < deadline:
+        idle_before, total_before = cpu_times()
+        time.sleep(0.5)
+        idle_after, total_after = cpu_times()
+        idle_share = (idle_after - idle_before) / max(1, total_after - total_before)
+        if idle_share >= SETTLED_IDLE_SHARE and client.xlen(STREAM_KEY) == 0:
+            return
+    print(f"{'':<7}(the box did not settle within {SETTLE_TIMEOUT_S:.0f} s; measuring anyway)")
 
 
 class Backlog:
