@@ -126,21 +126,28 @@ def _admin_note(note: str) -> str:
     return note
 
 
+def _change_active_hold(hold: Hold, now: datetime, conditions: tuple, **values) -> None:
+    """Set ``values`` on ``hold`` in one conditional UPDATE that only an active hold (meeting
+    ``conditions``) passes, then reload it. Raises Conflict when it no longer is (lifted, expired, or
+    changed by another admin at the same moment)."""
+    changed = db.session.execute(
+        update(Hold)
+        .where(Hold.id == hold.id, *conditions, *active_clause(now))
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not changed:
+        raise Conflict(_("This hold is no longer active."), code="hold_not_active")
+    db.session.refresh(hold)
+
+
 def lift_hold(hold: Hold, admin: AdminUser, *, note: str | None = None, now: datetime | None = None) -> Hold:
     """Lift ``hold`` now, audit-logged with the admin's ``note`` (why) when given. Raises
     ValidationError (an empty or long note given), Conflict when it was already lifted (also when two
     admins lift it at the same moment: the update is conditional) or has expired."""
     now = now or utcnow()
     note = _admin_note(note) if note is not None else ""
-    lifted = db.session.execute(
-        update(Hold)
-        .where(Hold.id == hold.id, *active_clause(now))
-        .values(lifted_at=now, lifted_by_admin_id=admin.id)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if not lifted:
-        raise Conflict(_("This hold is no longer active."), code="hold_not_active")
-    db.session.refresh(hold)
+    _change_active_hold(hold, now, (), lifted_at=now, lifted_by_admin_id=admin.id)
     audit.record(
         "hold.lift",
         admin=admin,
@@ -169,15 +176,7 @@ def extend_hold(hold: Hold, admin: AdminUser, days: int, note: str, *, now: date
     before = hold.expires_at
     if before is None:
         raise Conflict(_("This hold lasts until lifted: there is nothing to extend."), code="hold_open_ended")
-    extended = db.session.execute(
-        update(Hold)
-        .where(Hold.id == hold.id, Hold.expires_at == before, *active_clause(now))
-        .values(expires_at=before + timedelta(days=days))
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if not extended:
-        raise Conflict(_("This hold is no longer active."), code="hold_not_active")
-    db.session.refresh(hold)
+    _change_active_hold(hold, now, (Hold.expires_at == before,), expires_at=before + timedelta(days=days))
     audit.record(
         "hold.extend",
         admin=admin,
