@@ -90,14 +90,15 @@ def _for(statement: Select, column, partner_id: str | None) -> Select:
     return statement if partner_id is None else statement.where(column == partner_id)
 
 
-def _utc_day(column):
+def utc_day(column):
     """The UTC calendar day of a timestamp column, in SQL (SQLite stores naive UTC text)."""
     if db.session.get_bind().dialect.name == "postgresql":
         return func.date(func.timezone("UTC", column))
     return func.date(column)
 
 
-def _as_date(value: date | str) -> date:
+def as_date(value: date | str) -> date:
+    """A day as the database returns it (a date, or ISO text on SQLite) as a date."""
     return value if isinstance(value, date) else date.fromisoformat(str(value))
 
 
@@ -190,7 +191,7 @@ def reserve_releases(partner_id: str | None = None, *, now: datetime | None = No
         return ()
     since = start_of_day(now.date() - timedelta(days=days - 1))
     held_since = _hold_starts(now)
-    credit_day = _utc_day(LedgerEntry.created_at)
+    credit_day = utc_day(LedgerEntry.created_at)
     rows = db.session.execute(
         _for(
             select(LedgerEntry.partner_id, credit_day, func.sum(LedgerEntry.amount_cents))
@@ -209,7 +210,7 @@ def reserve_releases(partner_id: str | None = None, *, now: datetime | None = No
     by_release: dict[date, int] = defaultdict(int)
     for _partner, day, credited in rows:
         # The one rounding rule, with the fraction as basis points (exact: Decimal all along).
-        by_release[_as_date(day) + timedelta(days=days)] += share_cents(int(credited), fraction * 10000)
+        by_release[as_date(day) + timedelta(days=days)] += share_cents(int(credited), fraction * 10000)
     return tuple(Release(on, cents) for on, cents in sorted(by_release.items()) if cents)
 
 

@@ -25,6 +25,7 @@ from contentflow.models import Asset, Click, Conversion, LedgerEntry
 from contentflow.models.base import utcnow
 from contentflow.money import from_cents
 from contentflow.services import ledger
+from contentflow.services.balances import as_date, utc_day
 from contentflow.services.ledger import EARNING_KINDS, start_of_day
 from contentflow.services.payout_details import FORMULA_STARTS
 
@@ -88,23 +89,12 @@ def choose_period(raw: str | None) -> int:
     return int(raw) if raw in {str(days) for days in PERIODS} else PERIODS[0]
 
 
-def _utc_day(column):
-    """The UTC calendar day of a timestamp column, in SQL (SQLite stores naive UTC text)."""
-    if db.session.get_bind().dialect.name == "postgresql":
-        return func.date(func.timezone("UTC", column))
-    return func.date(column)
-
-
-def _as_date(value: date | str) -> date:
-    return value if isinstance(value, date) else date.fromisoformat(str(value))
-
-
 def daily_activity(partner_id: str, days: int, *, now: datetime | None = None) -> Activity:
     """Earnings credited and billable clicks made per UTC day, the last ``days`` days up to ``now``."""
     now = (now or utcnow()).astimezone(UTC)
     first = now.date() - timedelta(days=days - 1)
     since = start_of_day(first)
-    earning_day = _utc_day(LedgerEntry.created_at)
+    earning_day = utc_day(LedgerEntry.created_at)
     earnings = dict(
         db.session.execute(
             select(earning_day, func.sum(LedgerEntry.amount_cents))
@@ -117,7 +107,7 @@ def daily_activity(partner_id: str, days: int, *, now: datetime | None = None) -
             .group_by(earning_day)
         ).all()
     )
-    click_day = _utc_day(Click.created_at)
+    click_day = utc_day(Click.created_at)
     clicks = dict(
         db.session.execute(
             select(click_day, func.count())
@@ -130,8 +120,8 @@ def daily_activity(partner_id: str, days: int, *, now: datetime | None = None) -
             .group_by(click_day)
         ).all()
     )
-    earnings = {_as_date(day): int(total) for day, total in earnings.items()}
-    clicks = {_as_date(day): int(count) for day, count in clicks.items()}
+    earnings = {as_date(day): int(total) for day, total in earnings.items()}
+    clicks = {as_date(day): int(count) for day, count in clicks.items()}
     series = tuple(
         Day(day, earnings.get(day, 0), clicks.get(day, 0))
         for day in (first + timedelta(days=offset) for offset in range(days))

@@ -23,6 +23,7 @@ from contentflow.models.assignment import ASSIGNMENT_STATUSES
 from contentflow.models.postback_log import POSTBACK_OUTCOMES
 from contentflow.money import round_half_up
 from contentflow.services import holds
+from contentflow.services.balances import as_date
 from plugins.monitoring.models import DailyTotal, RangeFigures
 from plugins.monitoring.services import machinery, snapshot
 from plugins.monitoring.services.machinery import Health
@@ -151,15 +152,11 @@ def daily_totals(first: date, last: date) -> tuple[Day, ...]:
     rows = db.session.execute(
         select(DailyTotal.day, *columns).where(DailyTotal.day >= first, DailyTotal.day <= last)
     ).all()
-    found = {_as_date(row[0]): _figures(row[1:]) for row in rows}
+    found = {as_date(row[0]): _figures(row[1:]) for row in rows}
     span = (last - first).days + 1
     return tuple(
         Day(day, found.get(day, Figures())) for day in (first + timedelta(days=n) for n in range(span))
     )
-
-
-def _as_date(value) -> date:
-    return value if isinstance(value, date) else date.fromisoformat(str(value))
 
 
 def top_by_epc(kind: str, days: int) -> tuple[Ranked, ...]:
